@@ -1,0 +1,96 @@
+# kea-hook-runscript: `make` builds the hook, `make test` runs every test, `make demo` shows it
+# working on a real Kea with real clients. See README.md.
+
+KEA_INCLUDE ?= /usr/include/kea
+KEA_LIB     ?=
+PREFIX      ?= /usr
+MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBDIR      ?= $(PREFIX)/lib/$(MULTIARCH)
+HOOKSDIR    ?= $(LIBDIR)/kea/hooks
+DESTDIR     ?=
+PYTHON      ?= /usr/bin/python3
+BUILD       ?= build
+
+LIBRARY := $(BUILD)/kea-hook-runscript.so
+
+# Kea's version decides which compatibility headers are needed (src/kea/compat/).
+KEA_HOOKS_VERSION := $(shell sed -n 's/.*KEA_HOOKS_VERSION = \([0-9]*\).*/\1/p' \
+                       $(KEA_INCLUDE)/hooks/hooks.h 2>/dev/null)
+# Debian 12's kea-dev 2.2 lacks dhcpsrv/cfg_globals.h; our declaration stands in for it, and only
+# there: -idirafter is searched last, and a Kea other than 2.2 without the header is an error.
+ifeq ($(wildcard $(KEA_INCLUDE)/dhcpsrv/cfg_globals.h),)
+  ifneq ($(filter 20200 20201,$(KEA_HOOKS_VERSION)),)
+    KEA_COMPAT := -idirafter src/kea/compat/kea-2.2
+  else ifneq ($(KEA_HOOKS_VERSION),)
+    $(error $(KEA_INCLUDE)/dhcpsrv/cfg_globals.h is missing and Kea is not 2.2 ($(KEA_HOOKS_VERSION)))
+  endif
+endif
+
+WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef
+CFLAGS    ?= -O2 -g
+CXXFLAGS  ?= -O2 -g
+CORE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARNINGS) -Wstrict-prototypes -Wmissing-prototypes
+KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT) -pthread
+KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-log \
+            -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions -pthread
+
+CORE_SRC := $(wildcard src/core/*.c)
+KEA_SRC  := $(wildcard src/kea/*.cc)
+CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
+KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
+CORE_LIB := $(BUILD)/libruncore.a
+
+.PHONY: all core install uninstall clean test test-unit test-sanitize test-valgrind test-e2e \
+        demo format format-check deps
+
+all: $(LIBRARY)
+
+core: $(CORE_LIB)
+
+$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/kea/%.o: src/kea/%.cc $(wildcard src/kea/*.h src/core/*.h)
+	@mkdir -p $(@D)
+	$(CXX) $(KEA_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	$(AR) rcs $@ $^
+
+# --no-undefined: a symbol missing from Kea's libraries fails the build, not Kea's start-up.
+$(LIBRARY): $(KEA_OBJ) $(CORE_LIB)
+	$(CXX) -shared -o $@ $(KEA_OBJ) $(CORE_LIB) -Wl,--no-undefined -Wl,-z,defs $(KEA_LIBS)
+
+install: $(LIBRARY)
+	install -d $(DESTDIR)$(HOOKSDIR)
+	install -m 0644 $(LIBRARY) $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
+
+uninstall:
+	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
+
+clean:
+	rm -rf $(BUILD)
+
+include tests/unit/tests.mk
+
+# Every test: the core's unit tests (plain, under ASan+UBSan, under valgrind), then the
+# end-to-end lab against real kea-dhcp4/kea-dhcp6 with real clients (needs root).
+test: test-unit test-sanitize test-valgrind test-e2e
+
+test-e2e: $(LIBRARY)
+	$(PYTHON) -m pytest -q tests/e2e
+
+demo: $(LIBRARY)
+	$(PYTHON) demo/demo.py
+
+# Installs the Debian packages the build, the tests and the demo need (root).
+deps:
+	sh tools/install-deps.sh
+
+FORMAT_FILES := $(wildcard src/core/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch])
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)

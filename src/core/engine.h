@@ -1,0 +1,40 @@
+/*
+ * engine: what the Kea adapter talks to. It owns the configuration, the supervisor thread, and
+ * decides, for each event, which scripts run and how.
+ *
+ * Lifecycle: rs_engine_new (from load()), rs_engine_dispatch (from callouts, any Kea thread,
+ * concurrently), rs_engine_free (from unload(): waits a bounded time for running scripts).
+ */
+#ifndef RS_ENGINE_H
+#define RS_ENGINE_H
+
+#include "config.h"
+#include "event.h"
+#include "log.h"
+
+#include <stdbool.h>
+
+/* How long unload waits for scripts still running before it kills them. */
+#define RS_ENGINE_DRAIN_MS 5000
+
+/* What the callout should tell Kea to do next (CalloutHandle's next-step status). */
+enum rs_next_step { RS_NEXT_CONTINUE, RS_NEXT_SKIP, RS_NEXT_DROP };
+
+struct rs_engine;
+
+/*
+ * Parses `params_json` and starts the engine. Returns 0, or -errno with a sentence naming the
+ * faulty parameter in `err`. `log` must outlive the engine.
+ */
+int rs_engine_new(const char *params_json, const struct rs_logger *log, struct rs_engine **out,
+                  char *err, size_t err_size);
+
+/* The hook points some script wants: the adapter registers callouts for these only. */
+rs_hook_set rs_engine_hooks(const struct rs_engine *engine);
+
+/* Runs the scripts that want `ev->hook`. Thread-safe. Does not consume `ev`. */
+enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_event *ev);
+
+void rs_engine_free(struct rs_engine *engine);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * event: one call of the scripts, i.e. a hook point and the variables that go with it.
+ *
+ * The Kea adapter copies what it needs out of Kea's objects into the plain structs below (every
+ * member is text, exactly as the script will see it; NULL means "absent", and the variable is then
+ * left out if the documentation says it is optional, or set empty otherwise). The core turns them
+ * into KEY=VALUE pairs with the names of the table in event.c, which is also what the README's
+ * tables are generated from, so code and docs cannot drift apart.
+ *
+ * Values are byte-exact copies of what Kea holds: client hostnames and vendor strings arrive with
+ * quotes, `$(...)`, newlines and non-UTF-8 bytes intact. An environment string ends at its first
+ * NUL, so a value is cut there; nothing else is changed. Nothing here is ever passed to a shell.
+ *
+ * Lifecycle: rs_event_init, rs_event_add_*, hand to the engine, rs_event_release.
+ */
+#ifndef RS_EVENT_H
+#define RS_EVENT_H
+
+#include "hooks.h"
+#include "strvec.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The PATH that scripts get; Kea's own environment is never passed on. */
+#define RS_SCRIPT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct rs_pkt4 {
+    const char *type, *interface, *ifindex;
+    const char *hwaddr, *hwaddr_type, *hwaddr_source;
+    const char *relayed, *relay_hops;
+    const char *option60;
+    const char *ciaddr, *siaddr, *yiaddr, *giaddr;
+    const char *rai, *rai_circuit_id, *rai_remote_id;
+};
+
+struct rs_pkt6 {
+    const char *type, *interface, *ifindex, *duid;
+    const char *hwaddr, *hwaddr_type, *hwaddr_source;
+    const char *local_address, *local_port, *remote_address, *remote_port;
+    const char *label, *transaction_id, *debug;
+};
+
+struct rs_subnet {
+    const char *prefix, *prefixlen, *subnet;
+};
+
+struct rs_lease4 {
+    const char *address, *type, *hwaddr, *hostname, *state, *is_expired;
+    const char *client_last_transmission, *valid_lifetime, *debug;
+};
+
+struct rs_lease6 {
+    const char *type, *address, *delegated_prefix, *delegated_prefixlen, *client_duid;
+    const char *hwaddr, *hostname, *state, *is_expired, *client_last_transmission;
+    const char *valid_lifetime, *preferred_lifetime, *iaid, *debug;
+};
+
+struct rs_event {
+    enum rs_hook hook;
+    struct strvec env;
+    /* Set once an allocation failed: the event still runs, with the variables it has. */
+    bool incomplete;
+};
+
+void rs_event_init(struct rs_event *ev, enum rs_hook hook);
+void rs_event_release(struct rs_event *ev);
+
+void rs_event_add_query4(struct rs_event *ev, const struct rs_pkt4 *pkt);
+void rs_event_add_response4(struct rs_event *ev, const struct rs_pkt4 *pkt);
+void rs_event_add_query6(struct rs_event *ev, const struct rs_pkt6 *pkt);
+void rs_event_add_response6(struct rs_event *ev, const struct rs_pkt6 *pkt);
+void rs_event_add_subnet4(struct rs_event *ev, const struct rs_subnet *subnet);
+void rs_event_add_subnet6(struct rs_event *ev, const struct rs_subnet *subnet);
+void rs_event_add_lease4(struct rs_event *ev, const struct rs_lease4 *lease);
+void rs_event_add_lease6(struct rs_event *ev, const struct rs_lease6 *lease);
+void rs_event_add_fake_allocation(struct rs_event *ev, bool fake);
+void rs_event_add_remove_lease(struct rs_event *ev, bool remove);
+
+/* Documentation of the variables, for generated docs and for tests. */
+struct rs_var_doc {
+    const char *name; /* full name, e.g. "KEA_QUERY4_HWADDR" */
+    const char *type; /* "string", "int", "bool", "IPv4"... */
+    bool optional;    /* left out when the data is absent */
+    const char *description;
+};
+
+/* Calls `fn` for each variable of `block` (one enum rs_block bit), in emission order. */
+void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx);
+
+#endif

@@ -1,0 +1,38 @@
+// Copies what scripts need out of Kea's objects into the core's plain structs (src/core/event.h).
+// This is the only code that reads Kea's packets, leases and subnets.
+
+#ifndef KEA_HOOK_RUNSCRIPT_EXTRACT_H
+#define KEA_HOOK_RUNSCRIPT_EXTRACT_H
+
+extern "C" {
+#include "core/event.h"
+}
+
+#include <hooks/callout_handle.h>
+
+#include <deque>
+#include <string>
+
+namespace runscript {
+
+// Owns the text the structs point to, for as long as the event is being built.
+class Texts {
+public:
+    const char* keep(std::string text);
+    template <class Number>
+    const char* number(Number n) {
+        return keep(std::to_string(n));
+    }
+
+private:
+    // A deque never moves its elements, so pointers handed out stay valid.
+    std::deque<std::string> texts_;
+};
+
+// Adds to `event` every block of variables that the core's hook table lists for its hook point,
+// reading each from the callout's arguments. Throws on a missing or mistyped argument.
+void extract_event(isc::hooks::CalloutHandle& handle, rs_event& event);
+
+} // namespace runscript
+
+#endif

@@ -1,0 +1,131 @@
+// The library's entry points for Kea: load, unload, version, multi_threading_compatible, and one
+// callout per hook point. Each callout is a trampoline: copy the data out (extract.cc), hand the
+// event to the core, map its answer to Kea's next-step status. No exception ever reaches Kea.
+
+#include <config.h>
+
+#include "extract.h"
+#include "logger.h"
+
+extern "C" {
+#include "core/engine.h"
+}
+
+#include <cc/data.h>
+#include <hooks/hooks.h>
+#include <hooks/server_hooks.h>
+
+#include <array>
+#include <exception>
+#include <string>
+#include <utility>
+
+using isc::hooks::CalloutHandle;
+using isc::hooks::LibraryHandle;
+
+namespace {
+
+// Set by load() and cleared by unload(), both on Kea's main thread while no packet is processed;
+// callouts only read it.
+rs_engine* engine = nullptr;
+
+void log_callout_error(rs_hook hook, const char* what) {
+    std::string text = std::string(rs_hook_describe(hook)->name) + ": " + what +
+                       "; the scripts were not run for this event";
+    runscript::log(RS_MSG_CALLOUT_ERROR, text.c_str());
+}
+
+template <rs_hook Hook>
+int callout(CalloutHandle& handle) {
+    rs_event event;
+    rs_event_init(&event, Hook);
+    try {
+        runscript::extract_event(handle, event);
+        switch (rs_engine_dispatch(engine, &event)) {
+        case RS_NEXT_CONTINUE:
+            break;
+        case RS_NEXT_SKIP:
+            handle.setStatus(CalloutHandle::NEXT_STEP_SKIP);
+            break;
+        case RS_NEXT_DROP:
+            handle.setStatus(CalloutHandle::NEXT_STEP_DROP);
+            break;
+        }
+    } catch (const std::exception& e) {
+        log_callout_error(Hook, e.what());
+    } catch (...) {
+        log_callout_error(Hook, "unknown exception");
+    }
+    rs_event_release(&event);
+    return 0;
+}
+
+template <int... Hooks>
+constexpr std::array<isc::hooks::CalloutPtr, sizeof...(Hooks)>
+make_callouts(std::integer_sequence<int, Hooks...>) {
+    return {{callout<static_cast<rs_hook>(Hooks)>...}};
+}
+
+// callouts[hook] is the callout for that hook point.
+constexpr auto callouts = make_callouts(std::make_integer_sequence<int, RS_HOOK_COUNT>());
+
+// Registers a callout for each hook point a script wants and this server has: kea-dhcp4 does not
+// know pkt6_receive, and registering it would throw.
+void register_callouts(LibraryHandle& handle) {
+    const rs_hook_set wanted = rs_engine_hooks(engine);
+    isc::hooks::ServerHooks& server_hooks = isc::hooks::ServerHooks::getServerHooks();
+    for (int hook = 0; hook < RS_HOOK_COUNT; ++hook) {
+        const char* name = rs_hook_describe(static_cast<rs_hook>(hook))->name;
+        if ((wanted & RS_HOOK_BIT(hook)) && server_hooks.findIndex(name) >= 0)
+            handle.registerCallout(name, callouts[hook]);
+    }
+}
+
+int fail_load(const std::string& why) {
+    runscript::log(RS_MSG_LOAD_FAILED, why.c_str());
+    rs_engine_free(engine);
+    engine = nullptr;
+    return 1;
+}
+
+} // namespace
+
+extern "C" {
+
+int version() {
+    return KEA_HOOKS_VERSION;
+}
+
+int multi_threading_compatible() {
+    // Callouts share only the engine, which is read-only after load() and locks what it changes.
+    return 1;
+}
+
+int load(LibraryHandle& handle) {
+    try {
+        isc::data::ConstElementPtr params = handle.getParameters();
+        const std::string json = params ? params->str() : std::string();
+        char err[512];
+        if (rs_engine_new(json.c_str(), runscript::kea_logger(), &engine, err, sizeof(err)) != 0)
+            return fail_load(std::string("configuration refused: ") + err);
+        register_callouts(handle);
+        runscript::log(RS_MSG_LOADED, json.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        return fail_load(e.what());
+    } catch (...) {
+        return fail_load("unknown exception");
+    }
+}
+
+int unload() {
+    try {
+        rs_engine_free(engine);
+        engine = nullptr;
+        runscript::log(RS_MSG_UNLOADED, "unloaded");
+    } catch (...) {
+    }
+    return 0;
+}
+
+} // extern "C"

@@ -1,0 +1,185 @@
+"""A scapy-built DHCPv4 client (and relay agent) in the client namespace.
+
+Direct messages go through a packet socket on veth-c, so any chaddr can be
+used as the source MAC, exactly like a real client with that MAC, and the
+replies Kea unicasts to that MAC are seen although it is not veth-c's own
+(veth-c is promiscuous). Relayed messages are ordinary UDP from RELAY_V4:67
+to the server, which answers the relay on port 67.
+"""
+
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+
+from scapy.layers.dhcp import BOOTP, DHCP, DHCPTypes
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+
+from .netns import CLIENT_IFACE, RELAY_V4, SERVER_IFACE, SERVER_V4
+
+_ETH_P_IP = 0x0800
+_BROADCAST_FLAG = 0x8000
+
+
+@dataclass
+class Reply4:
+    """A server reply: type is "DHCPOFFER", "DHCPACK" or "DHCPNAK"."""
+    type: str
+    yiaddr: str
+    server_id: str
+    options: dict = field(repr=False)  # scapy option name -> value
+    packet: object = field(repr=False)  # the scapy BOOTP layer
+
+
+def _mac_bytes(mac):
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def option82(circuit_id=None, remote_id=None, subscriber_id=None):
+    """Relay agent information payload with sub-options 1, 2 and 6."""
+    payload = b""
+    for code, value in ((1, circuit_id), (2, remote_id), (6, subscriber_id)):
+        if value is not None:
+            value = value.encode() if isinstance(value, str) else value
+            payload += bytes([code, len(value)]) + value
+    return payload
+
+
+def _reply(bootp):
+    options = {}
+    for opt in bootp[DHCP].options:
+        if isinstance(opt, tuple) and len(opt) >= 2:
+            options[opt[0]] = opt[1]
+    return Reply4(type="DHCP" + DHCPTypes.get(options.get("message-type"), "UNKNOWN").upper(),
+                  yiaddr=bootp.yiaddr, server_id=options.get("server_id", ""),
+                  options=options, packet=bootp)
+
+
+class Dhcp4Client:
+    """Sends DHCPv4 messages from the client namespace of `net` (a Network).
+
+    Every message takes the client's identity as keyword arguments:
+    `mac` (chaddr and source MAC), and optionally `hostname` (option 12),
+    `vendor_class` (60), `client_id` (61, bytes or str), `xid`,
+    `broadcast` (ask for broadcast replies). Methods that expect an answer
+    return a Reply4, or None if none came within `timeout` seconds."""
+
+    def __init__(self, net, timeout=3.0):
+        self.net = net
+        self.timeout = timeout
+        self.server_mac = net.server.mac(SERVER_IFACE)
+        with net.client.entered():
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_IP))
+            self._sock.bind((CLIENT_IFACE, _ETH_P_IP))
+        self._relay_sock = None
+
+    def close(self):
+        self._sock.close()
+        if self._relay_sock:
+            self._relay_sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- the client's messages -------------------------------------------
+
+    def discover(self, mac, **ident):
+        """Broadcast DHCPDISCOVER; return the OFFER."""
+        return self._broadcast("discover", mac, **ident)
+
+    def request(self, mac, address, server_id, **ident):
+        """SELECTING DHCPREQUEST (broadcast, option 50 + 54); return ACK/NAK."""
+        return self._broadcast("request", mac, [("requested_addr", address), ("server_id", server_id)], **ident)
+
+    def renew(self, mac, address, **ident):
+        """RENEWING DHCPREQUEST: unicast from `address` (ciaddr) to the server."""
+        return self._unicast("request", mac, address, **ident)
+
+    def decline(self, mac, address, server_id, **ident):
+        """Broadcast DHCPDECLINE for `address`. Kea does not answer."""
+        self._broadcast("decline", mac, [("requested_addr", address), ("server_id", server_id)],
+                        expect_reply=False, **ident)
+
+    def release(self, mac, address, server_id, **ident):
+        """Unicast DHCPRELEASE of `address` (ciaddr). Kea does not answer."""
+        self._unicast("release", mac, address, [("server_id", server_id)], expect_reply=False, **ident)
+
+    def dora(self, mac, **ident):
+        """DISCOVER + REQUEST; return the ACK (AssertionError if none came)."""
+        offer = self.discover(mac, **ident)
+        assert offer and offer.type == "DHCPOFFER", f"no OFFER for {mac}: {offer}"
+        ack = self.request(mac, offer.yiaddr, offer.server_id, **ident)
+        assert ack and ack.type == "DHCPACK", f"no ACK for {mac} {offer.yiaddr}: {ack}"
+        return ack
+
+    # --- as a relay agent (giaddr = RELAY_V4, needs net.add_relay_address()) --
+
+    def relayed_discover(self, mac, circuit_id=None, remote_id=None, subscriber_id=None, **ident):
+        """DHCPDISCOVER relayed through RELAY_V4 with option 82; return the OFFER."""
+        return self._relayed("discover", mac, [], option82(circuit_id, remote_id, subscriber_id), **ident)
+
+    def relayed_request(self, mac, address, server_id, circuit_id=None, remote_id=None, subscriber_id=None,
+                        **ident):
+        """SELECTING DHCPREQUEST relayed through RELAY_V4 with option 82; return ACK/NAK."""
+        return self._relayed("request", mac, [("requested_addr", address), ("server_id", server_id)],
+                             option82(circuit_id, remote_id, subscriber_id), **ident)
+
+    # --- plumbing ---------------------------------------------------------
+
+    def _bootp(self, msg_type, mac, extra, ciaddr="0.0.0.0", giaddr="0.0.0.0", hops=0, *,
+               hostname=None, vendor_class=None, client_id=None, xid=None, broadcast=False):
+        options = [("message-type", msg_type)]
+        for name, value in (("client_id", client_id), ("hostname", hostname), ("vendor_class_id", vendor_class)):
+            if value is not None:
+                options.append((name, value.encode() if isinstance(value, str) else value))
+        options += extra
+        bootp = BOOTP(op=1, htype=1, hlen=6, hops=hops, xid=random.getrandbits(32) if xid is None else xid,
+                      flags=_BROADCAST_FLAG if broadcast else 0, ciaddr=ciaddr, giaddr=giaddr,
+                      chaddr=_mac_bytes(mac) + bytes(10))
+        return bootp / DHCP(options=options + ["end"])
+
+    def _broadcast(self, msg_type, mac, extra=(), expect_reply=True, **ident):
+        bootp = self._bootp(msg_type, mac, list(extra), **ident)
+        frame = (Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255")
+                 / UDP(sport=68, dport=67) / bootp)
+        return self._send_frame(frame, bootp.xid, expect_reply)
+
+    def _unicast(self, msg_type, mac, ciaddr, extra=(), expect_reply=True, **ident):
+        bootp = self._bootp(msg_type, mac, list(extra), ciaddr=ciaddr, **ident)
+        frame = Ether(src=mac, dst=self.server_mac) / IP(src=ciaddr, dst=SERVER_V4) / UDP(sport=68, dport=67) / bootp
+        return self._send_frame(frame, bootp.xid, expect_reply)
+
+    def _send_frame(self, frame, xid, expect_reply):
+        self._sock.send(bytes(frame))
+        if not expect_reply:
+            return None
+        return self._receive(self._sock, lambda data: Ether(data).getlayer(BOOTP), xid)
+
+    def _relayed(self, msg_type, mac, extra, rai, **ident):
+        if self._relay_sock is None:
+            with self.net.client.entered():
+                self._relay_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self._relay_sock.bind((RELAY_V4, 67))
+        if rai:
+            extra = extra + [("relay_agent_information", rai)]
+        bootp = self._bootp(msg_type, mac, extra, giaddr=RELAY_V4, hops=1, **ident)
+        self._relay_sock.sendto(bytes(bootp), (SERVER_V4, 67))
+        return self._receive(self._relay_sock, BOOTP, bootp.xid)
+
+    def _receive(self, sock, parse, xid):
+        """The first server reply with transaction id `xid` read from `sock`
+        (`parse` turns bytes into a BOOTP layer or None), or None at timeout."""
+        deadline = time.monotonic() + self.timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                bootp = parse(sock.recv(65535))
+            except socket.timeout:
+                return None
+            if bootp is not None and bootp.op == 2 and bootp.xid == xid and DHCP in bootp:
+                return _reply(bootp)
+        return None

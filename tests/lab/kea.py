@@ -1,0 +1,241 @@
+"""kea-dhcp4 / kea-dhcp6 run inside the server namespace from a generated config.
+
+Everything Kea writes (config, leases, log, pid and lock files, control
+socket) lives in the lab's work directory, so runs never see each other or
+the host's Kea. Configs are plain dicts: config4()/config6() build the lab
+defaults, the caller adjusts them, KeaServer starts from the result.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from .netns import RELAY_V4, SERVER_IFACE, stop_process
+from .wait import WaitTimeout, wait_until
+
+KEA_BIN = {4: "/usr/sbin/kea-dhcp4", 6: "/usr/sbin/kea-dhcp6"}
+DEBIAN_HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
+
+SUBNET4 = "192.0.2.0/24"
+POOL4 = "192.0.2.10 - 192.0.2.100"
+RELAYED_SUBNET4 = "10.0.0.0/8"
+RELAYED_POOL4 = "10.0.0.1 - 10.0.255.254"
+SUBNET6 = "2001:db8:1::/64"
+POOL6 = "2001:db8:1::100 - 2001:db8:1::ffff"
+PD_PREFIX6, PD_PREFIX_LEN6, PD_DELEGATED_LEN6 = "2001:db8:8000::", 48, 56
+
+
+def hook(library, **parameters):
+    """One `hooks-libraries` entry."""
+    entry = {"library": str(library)}
+    if parameters:
+        entry["parameters"] = parameters
+    return entry
+
+
+def _common(version, workdir, *, valid_lifetime, persist, multi_threading, hooks,
+            reclaim, log_debuglevel):
+    name = f"kea-dhcp{version}"
+    cfg = {
+        "interfaces-config": {"interfaces": [SERVER_IFACE]},
+        "lease-database": {
+            "type": "memfile",
+            "name": os.path.join(workdir, f"leases{version}.csv"),
+            "persist": persist,
+            "lfc-interval": 0,
+        },
+        "control-socket": {"socket-type": "unix", "socket-name": os.path.join(workdir, f"kea{version}.sock")},
+        "valid-lifetime": valid_lifetime,
+        "decline-probation-period": 3,
+        # Reclaim every second so that lease*_expire / lease*_recover fire
+        # within a few seconds of a lease running out.
+        "expired-leases-processing": {
+            "reclaim-timer-wait-time": 1,
+            "flush-reclaimed-timer-wait-time": 0,
+            "hold-reclaimed-time": 60,
+            "max-reclaim-time": 0,
+            "max-reclaim-leases": 0,
+            **(reclaim or {}),
+        },
+        "multi-threading": (
+            {"enable-multi-threading": True, "thread-pool-size": 4, "packet-queue-size": 64}
+            if multi_threading else {"enable-multi-threading": False}
+        ),
+        "hooks-libraries": list(hooks or []),
+        "loggers": [{
+            "name": name,
+            "output_options": [{"output": os.path.join(workdir, f"{name}.log"), "flush": True}],
+            "severity": "DEBUG" if log_debuglevel else "INFO",
+            "debuglevel": log_debuglevel,
+        }],
+    }
+    return cfg
+
+
+def config4(workdir, *, valid_lifetime=20, persist=False, multi_threading=False, hooks=(),
+            reclaim=None, log_debuglevel=99, **extra):
+    """A {"Dhcp4": ...} dict: subnet 192.0.2.0/24 on veth-s (id 1) and
+    10.0.0.0/8 (id 2) selected for packets relayed through RELAY_V4.
+    `reclaim` overrides expired-leases-processing keys; `extra` adds or
+    replaces top-level Dhcp4 keys."""
+    cfg = _common(4, workdir, valid_lifetime=valid_lifetime, persist=persist,
+                  multi_threading=multi_threading, hooks=hooks, reclaim=reclaim,
+                  log_debuglevel=log_debuglevel)
+    # Raw sockets: the clients have no address yet, their DISCOVERs arrive
+    # as broadcasts and the replies must go to a MAC, not an IP.
+    cfg["interfaces-config"]["dhcp-socket-type"] = "raw"
+    cfg["subnet4"] = [
+        {"id": 1, "subnet": SUBNET4, "interface": SERVER_IFACE, "pools": [{"pool": POOL4}]},
+        {"id": 2, "subnet": RELAYED_SUBNET4, "pools": [{"pool": RELAYED_POOL4}],
+         "relay": {"ip-addresses": [RELAY_V4]}},
+    ]
+    cfg.update(extra)
+    return {"Dhcp4": cfg}
+
+
+def config6(workdir, *, valid_lifetime=20, persist=False, multi_threading=False, hooks=(),
+            reclaim=None, log_debuglevel=99, **extra):
+    """A {"Dhcp6": ...} dict: subnet 2001:db8:1::/64 on veth-s (id 1) with
+    an address pool and a /48 prefix pool delegating /56s."""
+    cfg = _common(6, workdir, valid_lifetime=valid_lifetime, persist=persist,
+                  multi_threading=multi_threading, hooks=hooks, reclaim=reclaim,
+                  log_debuglevel=log_debuglevel)
+    cfg["preferred-lifetime"] = max(1, valid_lifetime * 3 // 4)
+    # An LL server-id is derived from the veth MAC and is never written to
+    # disk, so every run starts clean.
+    cfg["server-id"] = {"type": "LL", "persist": False}
+    cfg["subnet6"] = [{
+        "id": 1, "subnet": SUBNET6, "interface": SERVER_IFACE,
+        "pools": [{"pool": POOL6}],
+        "pd-pools": [{"prefix": PD_PREFIX6, "prefix-len": PD_PREFIX_LEN6, "delegated-len": PD_DELEGATED_LEN6}],
+    }]
+    cfg.update(extra)
+    return {"Dhcp6": cfg}
+
+
+class KeaError(RuntimeError):
+    """Kea did not start, or answered a command with an error."""
+
+
+class KeaServer:
+    """A running kea-dhcp4 or kea-dhcp6 (started by start(), stopped by stop()).
+
+    Use as a context manager or call stop(); Network.close() kills it anyway."""
+
+    def __init__(self, netns, workdir, config, start_timeout=15):
+        self.version = 4 if "Dhcp4" in config else 6
+        self.netns = netns
+        self.workdir = str(workdir)
+        self.config = config
+        name = f"kea-dhcp{self.version}"
+        self.config_path = os.path.join(self.workdir, f"{name}.json")
+        self.log_path = config[f"Dhcp{self.version}"]["loggers"][0]["output_options"][0]["output"]
+        self.output_path = os.path.join(self.workdir, f"{name}.out")
+        self.socket_path = config[f"Dhcp{self.version}"]["control-socket"]["socket-name"]
+        self._start(start_timeout)
+
+    def _start(self, timeout):
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=2)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+               "KEA_PIDFILE_DIR": self.workdir, "KEA_LOCKFILE_DIR": self.workdir}
+        with open(self.output_path, "ab") as out:
+            self.proc = self.netns.popen([KEA_BIN[self.version], "-c", self.config_path],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         env=env, cwd=self.workdir)
+
+        def started():
+            if self.proc.poll() is not None:
+                raise KeaError(f"kea-dhcp{self.version} exited with {self.proc.returncode} at start:\n"
+                               f"{self.output()[-3000:]}\n{self.log()[-3000:]}")
+            return f"DHCP{self.version}_STARTED" in self.log()
+
+        # DHCPx_STARTED is logged after the configuration has been applied
+        # and the sockets opened, right before the packet loop starts.
+        wait_until(started, timeout=timeout, what=f"DHCP{self.version}_STARTED in {self.log_path}")
+        # A socket that failed to open is only a warning to Kea, but it
+        # would make every test on that interface time out.
+        failed = self.log_lines("OPEN_SOCKET_FAIL")
+        if failed:
+            raise KeaError(f"kea-dhcp{self.version} could not open its sockets: {failed}")
+
+    def log(self):
+        """Kea's log file as text ('' before Kea created it)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def output(self):
+        """Kea's stdout+stderr, including whatever scripts it spawned printed."""
+        with open(self.output_path, errors="replace") as f:
+            return f.read()
+
+    def log_lines(self, pattern):
+        """Log lines matching the regular expression `pattern`."""
+        return [line for line in self.log().splitlines() if re.search(pattern, line)]
+
+    def wait_log(self, pattern, count=1, timeout=10):
+        """Wait until at least `count` log lines match `pattern`; return them."""
+        return wait_until(lambda: len(self.log_lines(pattern)) >= count and self.log_lines(pattern),
+                          timeout=timeout, what=f"{count}x /{pattern}/ in {self.log_path}")
+
+    def command(self, name, arguments=None, timeout=10):
+        """Send a control command (e.g. "leases-reclaim", "statistic-get-all")
+        over the unix socket; return the response's "arguments" (or text)."""
+        request = {"command": name}
+        if arguments is not None:
+            request["arguments"] = arguments
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(self.socket_path)
+            sock.sendall(json.dumps(request).encode())
+            data = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                try:
+                    response = json.loads(data)
+                    break
+                except ValueError:
+                    continue
+            else:
+                raise WaitTimeout(f"no complete answer to {name} in {timeout}s")
+        response = json.loads(data)
+        if response.get("result") not in (0, 3):  # 3 = empty, e.g. nothing to reclaim
+            raise KeaError(f"{name}: {response}")
+        return response.get("arguments", response.get("text"))
+
+    def is_running(self):
+        return self.proc.poll() is None
+
+    def reload(self, timeout=10):
+        """Rewrite the config file from self.config and SIGHUP Kea, which
+        re-reads it (and unloads/reloads its hook libraries)."""
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=2)
+        done = rf"DHCP{self.version}_DYNAMIC_RECONFIGURATION_(SUCCESS|FAIL)"
+        before = len(self.log_lines(done))
+        os.kill(self.proc.pid, signal.SIGHUP)
+        last = self.wait_log(done, count=before + 1, timeout=timeout)[-1]
+        if "_FAIL" in last:
+            raise KeaError(last)
+
+    def stop(self, timeout=10):
+        """SIGTERM, then SIGKILL after `timeout`s. Returns Kea's exit status."""
+        stop_process(self.proc, timeout=timeout)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

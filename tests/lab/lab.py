@@ -1,0 +1,84 @@
+"""Lab: one network, its work directory, and everything started in it.
+
+    with Lab() as lab:
+        rec = lab.recorder()
+        kea4 = lab.start_kea(lab.config4(hooks=[hook(SO, script=rec.script, wait=True)]))
+        ack = lab.dhcp4().dora("02:aa:bb:cc:dd:01", hostname="client-a")
+        rec.wait_for("lease4_select")
+
+close() (or leaving the `with`) stops Kea and the clients and removes the
+namespaces, whatever state the test left them in.
+"""
+
+import os
+import tempfile
+
+from . import kea
+from .dhclient import DhClient
+from .dhcp4 import Dhcp4Client
+from .dhcp6 import Dhcp6Client
+from .netns import Network
+from .perfdhcp import perfdhcp
+from .recorder import Recorder
+
+
+class Lab:
+    """A Network plus a work directory (`workdir`, created if not given)."""
+
+    def __init__(self, workdir=None):
+        self.workdir = str(workdir) if workdir else tempfile.mkdtemp(prefix="kealab-")
+        os.makedirs(self.workdir, exist_ok=True)
+        self._closers = []
+        self.net = Network()
+
+    def config4(self, **kwargs):
+        """kea.config4() with this lab's work directory."""
+        return kea.config4(self.workdir, **kwargs)
+
+    def config6(self, **kwargs):
+        """kea.config6() with this lab's work directory."""
+        return kea.config6(self.workdir, **kwargs)
+
+    def start_kea(self, config, timeout=15):
+        """Start Kea (v4 or v6, from the config's top key) in the server
+        namespace; return the KeaServer once it is serving."""
+        return self._own(kea.KeaServer(self.net.server, self.workdir, config, start_timeout=timeout))
+
+    def recorder(self, name="recorder", tail="exit 0"):
+        """A new Recorder in `<workdir>/<name>/`."""
+        return Recorder(os.path.join(self.workdir, name), tail=tail)
+
+    def dhcp4(self, timeout=3.0):
+        """A scapy DHCPv4 client (and relay) on veth-c."""
+        return self._own(Dhcp4Client(self.net, timeout=timeout))
+
+    def dhcp6(self, timeout=3.0):
+        """A scapy DHCPv6 client (and relay) on veth-c."""
+        return self._own(Dhcp6Client(self.net, timeout=timeout))
+
+    def dhclient(self, name="dhclient"):
+        """An ISC dhclient with its files in `<workdir>/<name>/`."""
+        return self._own(DhClient(self.net, self.workdir, name=name))
+
+    def perfdhcp(self, **kwargs):
+        """perfdhcp.perfdhcp() on this lab's network."""
+        return perfdhcp(self.net, **kwargs)
+
+    def _own(self, thing):
+        self._closers.append(thing.stop if isinstance(thing, kea.KeaServer) else thing.close)
+        return thing
+
+    def close(self):
+        """Stop everything started through the lab, then remove the network."""
+        try:
+            for close in reversed(self._closers):
+                close()
+        finally:
+            self._closers.clear()
+            self.net.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs, from Debian 12's archive, what building, testing and the demo need. Idempotent.
+set -eu
+packages="build-essential pkg-config kea-dev libboost-dev kea-dhcp4-server kea-dhcp6-server
+kea-admin isc-dhcp-client python3-scapy python3-pytest libcmocka-dev valgrind clang-format
+iproute2 procps"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages:$missing" >&2
+    echo "run as root, or: apt-get install$missing" >&2
+    exit 1
+fi
+echo "installing:$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
