@@ -40,7 +40,9 @@ int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs
     if (rc)
         goto destroy_actions;
 
-    sigfillset(&all);
+    /* Every signal, glibc's two internal ones included: sigfillset() leaves those out, and
+     * glibc's posix_spawn then starts the script with them ignored. */
+    memset(&all, 0xff, sizeof(all));
     sigemptyset(&none);
     rc = -posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (!rc)
@@ -59,7 +61,7 @@ int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs
         rc = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
                                                   POSIX_SPAWN_SETPGROUP);
     if (!rc)
-        rc = -posix_spawn(&child->pid, path, NULL, &attr, argv, envp);
+        rc = -posix_spawn(&child->pid, path, &actions, &attr, argv, envp);
     if (rc)
         goto destroy_attr;
 
