@@ -40,8 +40,8 @@ CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
-.PHONY: all core install uninstall clean test test-unit test-sanitize test-valgrind test-e2e \
-        demo format format-check deps
+.PHONY: all core install uninstall clean test check test-unit test-sanitize test-valgrind \
+        test-e2e demo deps docs docs-check format format-check
 
 all: $(LIBRARY)
 
@@ -74,21 +74,42 @@ clean:
 
 include tests/unit/tests.mk
 
-# Every test: the core's unit tests (plain, under ASan+UBSan, under valgrind), then the
-# end-to-end lab against real kea-dhcp4/kea-dhcp6 with real clients (needs root).
-test: test-unit test-sanitize test-valgrind test-e2e
+# `test` and `demo` first install what is missing, then run in a fresh make, whose view of Kea's
+# headers (KEA_COMPAT above) is taken after the install.
+test: deps
+	$(MAKE) check
+
+demo: deps
+	$(MAKE) all
+	$(PYTHON) demo/demo.py
+
+deps:
+	sh tools/install-deps.sh
+
+# Every test: static checks, the core's unit tests (plain, under ASan+UBSan, under valgrind),
+# then the end-to-end lab against real kea-dhcp4/kea-dhcp6 with real clients (needs root).
+# One after the other even under -j: timing-sensitive tests must not compete for the 2 cores.
+check:
+	$(MAKE) format-check docs-check
+	$(MAKE) test-unit
+	$(MAKE) test-sanitize
+	$(MAKE) test-valgrind
+	$(MAKE) test-e2e
 
 test-e2e: $(LIBRARY)
 	$(PYTHON) -m pytest -q tests/e2e
 
-demo: $(LIBRARY)
-	$(PYTHON) demo/demo.py
+$(BUILD)/vars_doc: tools/vars_doc.c $(CORE_LIB)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) -Isrc $< $(CORE_LIB) -o $@
 
-# Installs the Debian packages the build, the tests and the demo need (root).
-deps:
-	sh tools/install-deps.sh
+# The README's variable reference is generated from the core's tables.
+docs: $(BUILD)/vars_doc
+	$(PYTHON) tools/splice_docs.py README.md $(BUILD)/vars_doc
 
-FORMAT_FILES := $(wildcard src/core/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch])
+docs-check: $(BUILD)/vars_doc
+	$(PYTHON) tools/splice_docs.py --check README.md $(BUILD)/vars_doc
+
+FORMAT_FILES := $(wildcard src/core/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs, from Debian 12's archive, what building, testing and the demo need. Idempotent.
 set -eu
-packages="build-essential pkg-config kea-dev libboost-dev kea-dhcp4-server kea-dhcp6-server
+packages="build-essential kea-dev libboost-dev kea-dhcp4-server kea-dhcp6-server
 kea-admin isc-dhcp-client python3-scapy python3-pytest libcmocka-dev valgrind clang-format
 iproute2 procps"
 missing=""

@@ -14,34 +14,41 @@
 using namespace isc::dhcp;
 using isc::hooks::CalloutHandle;
 
-namespace runscript {
+namespace runscript
+{
 
-const char* Texts::keep(std::string text) {
+const char *Texts::keep(std::string text)
+{
     texts_.push_back(std::move(text));
     return texts_.back().c_str();
 }
 
-namespace {
+namespace
+{
 
-const char* bool_text(bool value) {
+const char *bool_text(bool value)
+{
     return value ? "1" : "0";
 }
 
 // Option payloads reach scripts byte for byte; a hostile vendor string is just bytes in an
 // environment variable, never shell text.
-const char* option_bytes(Texts& texts, const OptionPtr& option) {
+const char *option_bytes(Texts &texts, const OptionPtr &option)
+{
     if (!option)
         return nullptr;
-    const OptionBuffer& data = option->getData();
+    const OptionBuffer &data = option->getData();
     return texts.keep(std::string(data.begin(), data.end()));
 }
 
-const char* option_hex(Texts& texts, const OptionPtr& option) {
+const char *option_hex(Texts &texts, const OptionPtr &option)
+{
     return option ? texts.keep(option->toHexString()) : nullptr;
 }
 
-void fill_hwaddr(Texts& texts, const HWAddrPtr& hwaddr, const char** text, const char** type,
-                 const char** source) {
+void fill_hwaddr(Texts &texts, const HWAddrPtr &hwaddr, const char **text, const char **type,
+                 const char **source)
+{
     *text = hwaddr ? texts.keep(hwaddr->toText(false)) : "";
     if (type)
         *type = hwaddr ? texts.number(hwaddr->htype_) : "";
@@ -49,7 +56,8 @@ void fill_hwaddr(Texts& texts, const HWAddrPtr& hwaddr, const char** text, const
         *source = hwaddr ? texts.number(hwaddr->source_) : "";
 }
 
-rs_pkt4 pkt4_vars(Texts& texts, const Pkt4Ptr& pkt) {
+rs_pkt4 pkt4_vars(Texts &texts, const Pkt4Ptr &pkt)
+{
     rs_pkt4 vars = {};
     if (!pkt)
         return vars;
@@ -74,7 +82,8 @@ rs_pkt4 pkt4_vars(Texts& texts, const Pkt4Ptr& pkt) {
     return vars;
 }
 
-rs_pkt6 pkt6_vars(Texts& texts, const Pkt6Ptr& pkt) {
+rs_pkt6 pkt6_vars(Texts &texts, const Pkt6Ptr &pkt)
+{
     rs_pkt6 vars = {};
     if (!pkt)
         return vars;
@@ -96,7 +105,8 @@ rs_pkt6 pkt6_vars(Texts& texts, const Pkt6Ptr& pkt) {
 }
 
 template <class Subnet>
-rs_subnet subnet_vars(Texts& texts, const boost::shared_ptr<const Subnet>& subnet) {
+rs_subnet subnet_vars(Texts &texts, const boost::shared_ptr<const Subnet> &subnet)
+{
     rs_subnet vars = {"", "", ""};
     if (!subnet)
         return vars;
@@ -107,7 +117,8 @@ rs_subnet subnet_vars(Texts& texts, const boost::shared_ptr<const Subnet>& subne
     return vars;
 }
 
-rs_lease4 lease4_vars(Texts& texts, const Lease4Ptr& lease) {
+rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
+{
     rs_lease4 vars = {};
     if (!lease)
         return vars;
@@ -123,7 +134,8 @@ rs_lease4 lease4_vars(Texts& texts, const Lease4Ptr& lease) {
     return vars;
 }
 
-rs_lease6 lease6_vars(Texts& texts, const Lease6Ptr& lease) {
+rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
+{
     rs_lease6 vars = {};
     if (!lease)
         return vars;
@@ -147,8 +159,8 @@ rs_lease6 lease6_vars(Texts& texts, const Lease6Ptr& lease) {
     return vars;
 }
 
-template <class T>
-T argument(CalloutHandle& handle, const char* name) {
+template <class T> T argument(CalloutHandle &handle, const char *name)
+{
     T value;
     handle.getArgument(name, value);
     return value;
@@ -156,7 +168,8 @@ T argument(CalloutHandle& handle, const char* name) {
 
 } // namespace
 
-void extract_event(CalloutHandle& handle, rs_event& event) {
+void extract_event(CalloutHandle &handle, rs_event &event)
+{
     Texts texts;
     const unsigned blocks = rs_hook_describe(event.hook)->blocks;
     // In the order the original listed them, which scripts that print their environment see.

@@ -13,25 +13,27 @@ extern "C" {
 #include <deque>
 #include <string>
 
-namespace runscript {
+namespace runscript
+{
 
 // Owns the text the structs point to, for as long as the event is being built.
-class Texts {
-public:
-    const char* keep(std::string text);
-    template <class Number>
-    const char* number(Number n) {
+class Texts
+{
+  public:
+    const char *keep(std::string text);
+    template <class Number> const char *number(Number n)
+    {
         return keep(std::to_string(n));
     }
 
-private:
+  private:
     // A deque never moves its elements, so pointers handed out stay valid.
     std::deque<std::string> texts_;
 };
 
 // Adds to `event` every block of variables that the core's hook table lists for its hook point,
 // reading each from the callout's arguments. Throws on a missing or mistyped argument.
-void extract_event(isc::hooks::CalloutHandle& handle, rs_event& event);
+void extract_event(isc::hooks::CalloutHandle &handle, rs_event &event);
 
 } // namespace runscript
 

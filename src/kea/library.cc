@@ -23,20 +23,22 @@ extern "C" {
 using isc::hooks::CalloutHandle;
 using isc::hooks::LibraryHandle;
 
-namespace {
+namespace
+{
 
 // Set by load() and cleared by unload(), both on Kea's main thread while no packet is processed;
 // callouts only read it.
-rs_engine* engine = nullptr;
+rs_engine *engine = nullptr;
 
-void log_callout_error(rs_hook hook, const char* what) {
+void log_callout_error(rs_hook hook, const char *what)
+{
     std::string text = std::string(rs_hook_describe(hook)->name) + ": " + what +
                        "; the scripts were not run for this event";
     runscript::log(RS_MSG_CALLOUT_ERROR, text.c_str());
 }
 
-template <rs_hook Hook>
-int callout(CalloutHandle& handle) {
+template <rs_hook Hook> int callout(CalloutHandle &handle)
+{
     rs_event event;
     rs_event_init(&event, Hook);
     try {
@@ -51,7 +53,7 @@ int callout(CalloutHandle& handle) {
             handle.setStatus(CalloutHandle::NEXT_STEP_DROP);
             break;
         }
-    } catch (const std::exception& e) {
+    } catch (const std::exception &e) {
         log_callout_error(Hook, e.what());
     } catch (...) {
         log_callout_error(Hook, "unknown exception");
@@ -62,7 +64,8 @@ int callout(CalloutHandle& handle) {
 
 template <int... Hooks>
 constexpr std::array<isc::hooks::CalloutPtr, sizeof...(Hooks)>
-make_callouts(std::integer_sequence<int, Hooks...>) {
+make_callouts(std::integer_sequence<int, Hooks...>)
+{
     return {{callout<static_cast<rs_hook>(Hooks)>...}};
 }
 
@@ -71,17 +74,19 @@ constexpr auto callouts = make_callouts(std::make_integer_sequence<int, RS_HOOK_
 
 // Registers a callout for each hook point a script wants and this server has: kea-dhcp4 does not
 // know pkt6_receive, and registering it would throw.
-void register_callouts(LibraryHandle& handle) {
+void register_callouts(LibraryHandle &handle)
+{
     const rs_hook_set wanted = rs_engine_hooks(engine);
-    isc::hooks::ServerHooks& server_hooks = isc::hooks::ServerHooks::getServerHooks();
+    isc::hooks::ServerHooks &server_hooks = isc::hooks::ServerHooks::getServerHooks();
     for (int hook = 0; hook < RS_HOOK_COUNT; ++hook) {
-        const char* name = rs_hook_describe(static_cast<rs_hook>(hook))->name;
+        const char *name = rs_hook_describe(static_cast<rs_hook>(hook))->name;
         if ((wanted & RS_HOOK_BIT(hook)) && server_hooks.findIndex(name) >= 0)
             handle.registerCallout(name, callouts[hook]);
     }
 }
 
-int fail_load(const std::string& why) {
+int fail_load(const std::string &why)
+{
     runscript::log(RS_MSG_LOAD_FAILED, why.c_str());
     rs_engine_free(engine);
     engine = nullptr;
@@ -92,16 +97,19 @@ int fail_load(const std::string& why) {
 
 extern "C" {
 
-int version() {
+int version()
+{
     return KEA_HOOKS_VERSION;
 }
 
-int multi_threading_compatible() {
+int multi_threading_compatible()
+{
     // Callouts share only the engine, which is read-only after load() and locks what it changes.
     return 1;
 }
 
-int load(LibraryHandle& handle) {
+int load(LibraryHandle &handle)
+{
     try {
         isc::data::ConstElementPtr params = handle.getParameters();
         const std::string json = params ? params->str() : std::string();
@@ -111,14 +119,15 @@ int load(LibraryHandle& handle) {
         register_callouts(handle);
         runscript::log(RS_MSG_LOADED, json.c_str());
         return 0;
-    } catch (const std::exception& e) {
+    } catch (const std::exception &e) {
         return fail_load(e.what());
     } catch (...) {
         return fail_load("unknown exception");
     }
 }
 
-int unload() {
+int unload()
+{
     try {
         rs_engine_free(engine);
         engine = nullptr;

@@ -11,10 +11,12 @@
 #include <log/macros.h>
 #include <log/message_initializer.h>
 
-namespace {
+namespace
+{
 
-const char** message_dictionary() {
-    static const char* values[2 * RS_MSG_COUNT + 1];
+const char **message_dictionary()
+{
+    static const char *values[2 * RS_MSG_COUNT + 1];
     for (int i = 0; i < RS_MSG_COUNT; ++i) {
         values[2 * i] = rs_msg_describe(static_cast<rs_msg>(i))->id;
         values[2 * i + 1] = "%1";
@@ -27,10 +29,11 @@ const isc::log::MessageInitializer message_initializer(message_dictionary());
 
 isc::log::Logger runscript_logger("runscript");
 
-extern "C" void log_to_kea(void*, rs_msg msg, const char* text) {
+extern "C" void log_to_kea(void *, rs_msg msg, const char *text)
+{
     // Called from Kea's threads and from the core's supervisor thread; never let anything escape.
     try {
-        const rs_msg_info* info = rs_msg_describe(msg);
+        const rs_msg_info *info = rs_msg_describe(msg);
         switch (info->severity) {
         case RS_DEBUG:
             LOG_DEBUG(runscript_logger, isc::log::DBGLVL_TRACE_BASIC, info->id).arg(text);
@@ -53,13 +56,16 @@ const rs_logger kea_sink = {log_to_kea, nullptr};
 
 } // namespace
 
-namespace runscript {
+namespace runscript
+{
 
-const rs_logger* kea_logger() {
+const rs_logger *kea_logger()
+{
     return &kea_sink;
 }
 
-void log(rs_msg msg, const char* text) {
+void log(rs_msg msg, const char *text)
+{
     log_to_kea(nullptr, msg, text);
 }
 

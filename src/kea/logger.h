@@ -7,13 +7,14 @@ extern "C" {
 #include "core/log.h"
 }
 
-namespace runscript {
+namespace runscript
+{
 
 // The sink to give the core; logs through the "runscript" logger (kea-dhcp4.runscript).
-const rs_logger* kea_logger();
+const rs_logger *kea_logger();
 
 // For the adapter's own messages.
-void log(rs_msg msg, const char* text);
+void log(rs_msg msg, const char *text);
 
 } // namespace runscript
 

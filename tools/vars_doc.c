@@ -1,0 +1,81 @@
+/*
+ * Prints the README's variable reference from the core's own tables (src/core/hooks.h and
+ * src/core/event.c), so the documentation cannot drift from what scripts receive.
+ * `make docs` splices its output into README.md; `make docs-check` fails when they differ.
+ */
+#include "core/event.h"
+#include "core/hooks.h"
+
+#include <stdio.h>
+
+struct block_name {
+    unsigned block;
+    const char *title;
+    const char *summary;
+};
+
+static const struct block_name block_names[] = {
+    {RS_BLOCK_QUERY4, "KEA_QUERY4_*", "the client's DHCPv4 packet"},
+    {RS_BLOCK_RESPONSE4, "KEA_RESPONSE4_*", "the server's answer (same fields as the query)"},
+    {RS_BLOCK_SUBNET4, "KEA_SUBNET4*", "the selected subnet"},
+    {RS_BLOCK_LEASE4, "KEA_LEASE4_*", "the lease"},
+    {RS_BLOCK_QUERY6, "KEA_QUERY6_*", "the client's DHCPv6 packet"},
+    {RS_BLOCK_RESPONSE6, "KEA_RESPONSE6_*", "the server's answer (same fields as the query)"},
+    {RS_BLOCK_SUBNET6, "KEA_SUBNET6*", "the selected subnet"},
+    {RS_BLOCK_LEASE6, "KEA_LEASE6_*", "the lease (one call per address or prefix)"},
+    {RS_BLOCK_FAKE_ALLOCATION, "KEA_FAKE_ALLOCATION", "DISCOVER/SOLICIT (1) or REQUEST (0)"},
+    {RS_BLOCK_REMOVE_LEASE, "KEA_REMOVE_LEASE", "lease deleted (1) or kept as reclaimed (0)"},
+};
+
+#define NR_BLOCKS (sizeof(block_names) / sizeof(block_names[0]))
+
+static void print_var(void *ctx, const struct rs_var_doc *doc)
+{
+    (void)ctx;
+    printf("| `%s` | %s | %s%s |\n", doc->name, doc->type, doc->description,
+           doc->optional ? " (only when present)" : "");
+}
+
+static void print_family(int family)
+{
+    printf("#### DHCPv%d hook points\n\n", family);
+    printf("| hook point (`$1`) | variables |\n|---|---|\n");
+    for (int hook = 0; hook < RS_HOOK_COUNT; hook++) {
+        const struct rs_hook_info *info = rs_hook_describe(hook);
+        if (info->family != family)
+            continue;
+        printf("| `%s` |", info->name);
+        const char *sep = " ";
+        for (size_t b = 0; b < NR_BLOCKS; b++) {
+            if (info->blocks & block_names[b].block) {
+                printf("%s`%s`", sep, block_names[b].title);
+                sep = ", ";
+            }
+        }
+        printf(" |\n");
+    }
+    printf("\n");
+    for (size_t b = 0; b < NR_BLOCKS; b++) {
+        unsigned used = 0;
+        for (int hook = 0; hook < RS_HOOK_COUNT; hook++)
+            if (rs_hook_describe(hook)->family == family)
+                used |= rs_hook_describe(hook)->blocks;
+        if (!(used & block_names[b].block))
+            continue;
+        printf("`%s`: %s\n\n| variable | type | meaning |\n|---|---|---|\n", block_names[b].title,
+               block_names[b].summary);
+        rs_block_docs(block_names[b].block, print_var, NULL);
+        printf("\n");
+    }
+}
+
+int main(void)
+{
+    printf("Every script also gets `PATH=%s`, and nothing else of Kea's environment.\n"
+           "Booleans are `0` or `1`. Values are byte-exact copies of what Kea holds (a value "
+           "ends at its first NUL byte, which an environment cannot carry).\n\n",
+           RS_SCRIPT_PATH);
+    print_family(4);
+    print_family(6);
+    return 0;
+}
