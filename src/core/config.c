@@ -12,9 +12,11 @@
 struct ctx {
     char *err;
     size_t err_size;
+    const char *where; /* "" at the top level, "scripts[2]." inside the list */
 };
 
-static int config_error(struct ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int config_error(struct ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int config_error(struct ctx *ctx, const char *fmt, ...)
 {
@@ -30,67 +32,310 @@ static int expect_type(struct ctx *ctx, const char *key, const struct json *valu
 {
     if (value->type == type)
         return 0;
-    return config_error(ctx, "parameter '%s' must be %s, not %s", key, json_type_name(type),
-                        json_type_name(value->type));
+    return config_error(ctx, "parameter '%s%s' must be %s, not %s", ctx->where, key,
+                        json_type_name(type), json_type_name(value->type));
+}
+
+static int expect_text(struct ctx *ctx, const char *key, const struct json *value)
+{
+    int rc = expect_type(ctx, key, value, JSON_STRING);
+    if (!rc && strlen(value->string) != value->len)
+        rc = config_error(ctx, "parameter '%s%s' contains a NUL byte", ctx->where, key);
+    return rc;
 }
 
 /* The script must exist and be executable now: better a refused configuration than a DHCP
  * server that logs an exec failure for every packet. */
-static int check_script(struct ctx *ctx, const char *key, const char *path)
+static int parse_path(struct ctx *ctx, const char *key, const struct json *value,
+                      struct rs_script_config *out)
 {
     struct stat st;
+    int rc = expect_text(ctx, key, value);
+    if (rc)
+        return rc;
+    const char *path = value->string;
     if (!*path)
-        return config_error(ctx, "parameter '%s' is empty", key);
+        return config_error(ctx, "parameter '%s%s' is empty", ctx->where, key);
     if (stat(path, &st) < 0)
-        return config_error(ctx, "parameter '%s': %s: %s", key, path, strerror(errno));
+        return config_error(ctx, "parameter '%s%s': %s: %s", ctx->where, key, path,
+                            strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return config_error(ctx, "parameter '%s': %s is not a regular file", key, path);
+        return config_error(ctx, "parameter '%s%s': %s is not a regular file", ctx->where, key,
+                            path);
     if (!(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) || access(path, X_OK) < 0)
-        return config_error(ctx, "parameter '%s': %s is not executable", key, path);
+        return config_error(ctx, "parameter '%s%s': %s is not executable", ctx->where, key,
+                            path);
+    char *copy = strdup(path);
+    if (!copy)
+        return config_error(ctx, "out of memory");
+    free(out->path);
+    out->path = copy;
     return 0;
 }
 
-static int parse_script(struct ctx *ctx, const struct json *params, struct rs_script_config *out)
+static int parse_wait(struct ctx *ctx, const char *key, const struct json *value,
+                      struct rs_script_config *out)
 {
-    *out = (struct rs_script_config){NULL, true, RS_HOOK_SET_ALL};
-    for (size_t i = 0; i < params->nr; i++) {
-        const char *key = params->keys[i];
-        const struct json *value = params->items[i];
-        int rc;
-        if (strcmp(key, "script") == 0) {
-            rc = expect_type(ctx, key, value, JSON_STRING);
-            if (!rc && strlen(value->string) != value->len)
-                rc = config_error(ctx, "parameter 'script' contains a NUL byte");
-            if (!rc)
-                rc = check_script(ctx, key, value->string);
-            if (!rc) {
-                free(out->path);
-                out->path = strdup(value->string);
-                if (!out->path)
-                    rc = config_error(ctx, "out of memory");
-            }
-        } else if (strcmp(key, "wait") == 0) {
-            rc = expect_type(ctx, key, value, JSON_BOOL);
-            if (!rc)
-                out->wait = value->boolean;
-        } else {
-            rc = config_error(ctx, "unknown parameter '%s' (known: script, wait)", key);
+    int rc = expect_type(ctx, key, value, JSON_BOOL);
+    if (!rc)
+        out->wait = value->boolean;
+    return rc;
+}
+
+static int parse_hooks(struct ctx *ctx, const char *key, const struct json *value,
+                       struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_ARRAY);
+    if (rc)
+        return rc;
+    rs_hook_set hooks = 0;
+    for (size_t i = 0; i < value->nr; i++) {
+        const struct json *item = value->items[i];
+        if (item->type != JSON_STRING)
+            return config_error(ctx, "parameter '%s%s' must list hook point names, not %s",
+                                ctx->where, key, json_type_name(item->type));
+        int hook = rs_hook_by_name(item->string);
+        if (hook < 0)
+            return config_error(ctx, "parameter '%s%s': unknown hook point '%s'", ctx->where,
+                                key, item->string);
+        hooks |= RS_HOOK_BIT(hook);
+    }
+    out->hooks = hooks;
+    return 0;
+}
+
+static int parse_timeout(struct ctx *ctx, const char *key, const struct json *value,
+                         struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_NUMBER);
+    if (rc)
+        return rc;
+    if (!value->is_integer || value->integer < 0 || value->integer > RS_MAX_TIMEOUT_MS)
+        return config_error(ctx, "parameter '%s%s' must be a whole number of milliseconds "
+                                 "from 0 (no limit) to %d",
+                            ctx->where, key, RS_MAX_TIMEOUT_MS);
+    out->timeout_ms = (unsigned)value->integer;
+    out->timeout_set = true;
+    return 0;
+}
+
+static int parse_on_failure(struct ctx *ctx, const char *key, const struct json *value,
+                            struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_STRING);
+    if (rc)
+        return rc;
+    for (int i = RS_ON_FAILURE_CONTINUE; i <= RS_ON_FAILURE_DROP; i++) {
+        if (strcmp(value->string, rs_on_failure_name(i)) == 0) {
+            out->on_failure = i;
+            return 0;
         }
+    }
+    return config_error(ctx, "parameter '%s%s' must be \"continue\", \"skip\" or \"drop\", not "
+                             "\"%s\"",
+                        ctx->where, key, value->string);
+}
+
+static bool valid_env_name(const char *name)
+{
+    if (!*name || (*name >= '0' && *name <= '9'))
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= '0' && *c <= '9')))
+            return false;
+    return true;
+}
+
+static int parse_env(struct ctx *ctx, const char *key, const struct json *value,
+                     struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_OBJECT);
+    if (rc)
+        return rc;
+    struct strvec env = STRVEC_INIT;
+    for (size_t i = 0; i < value->nr && !rc; i++) {
+        const char *name = value->keys[i];
+        const struct json *item = value->items[i];
+        if (!valid_env_name(name))
+            rc = config_error(ctx, "parameter '%s%s': '%s' is not a valid variable name "
+                                   "(letters, digits and _, not starting with a digit)",
+                              ctx->where, key, name);
+        else if (strncmp(name, "KEA_", 4) == 0)
+            rc = config_error(ctx, "parameter '%s%s': '%s' is reserved: names starting with "
+                                   "KEA_ carry the DHCP data",
+                              ctx->where, key, name);
+        else if (item->type != JSON_STRING || strlen(item->string) != item->len)
+            rc = config_error(ctx, "parameter '%s%s': the value of '%s' must be a string "
+                                   "without NUL bytes",
+                              ctx->where, key, name);
+        else if (strvec_push_pair(&env, name, item->string, item->len) != 0)
+            rc = config_error(ctx, "out of memory");
+    }
+    if (rc) {
+        strvec_clear(&env);
+        return rc;
+    }
+    strvec_clear(&out->env);
+    out->env = env;
+    return 0;
+}
+
+static int parse_options(struct ctx *ctx, const char *key, const struct json *value,
+                         struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_ARRAY);
+    if (rc)
+        return rc;
+    if (value->nr > RS_MAX_OPTIONS)
+        return config_error(ctx, "parameter '%s%s' lists more than %d options", ctx->where, key,
+                            RS_MAX_OPTIONS);
+    for (size_t i = 0; i < value->nr; i++) {
+        const struct json *item = value->items[i];
+        if (item->type != JSON_NUMBER || !item->is_integer || item->integer < 1 ||
+            item->integer > 65535)
+            return config_error(ctx, "parameter '%s%s' must list option codes from 1 to 65535",
+                                ctx->where, key);
+        out->options[i] = (uint16_t)item->integer;
+    }
+    out->nr_options = value->nr;
+    return 0;
+}
+
+typedef int (*setting_parser)(struct ctx *ctx, const char *key, const struct json *value,
+                              struct rs_script_config *out);
+
+static const struct setting {
+    const char *key;
+    setting_parser parse;
+} settings[] = {
+    {"script", parse_path},      {"wait", parse_wait},       {"hooks", parse_hooks},
+    {"timeout-ms", parse_timeout}, {"on-failure", parse_on_failure}, {"env", parse_env},
+    {"options", parse_options},
+};
+
+#define NR_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+#define KNOWN_KEYS "script, scripts, wait, hooks, timeout-ms, on-failure, env, options"
+
+static const struct setting *find_setting(const char *key)
+{
+    for (size_t i = 0; i < NR_SETTINGS; i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+static void script_release(struct rs_script_config *script)
+{
+    free(script->path);
+    script->path = NULL;
+    strvec_clear(&script->env);
+}
+
+/* A deep copy, so that each entry of "scripts" owns what it inherits from the top level. */
+static int script_copy(struct rs_script_config *to, const struct rs_script_config *from)
+{
+    *to = *from;
+    to->path = NULL;
+    strvec_init(&to->env);
+    if (from->path && !(to->path = strdup(from->path)))
+        return -ENOMEM;
+    for (size_t i = 0; i < from->env.nr; i++)
+        if (strvec_push(&to->env, from->env.items[i]) != 0) {
+            script_release(to);
+            return -ENOMEM;
+        }
+    return 0;
+}
+
+/* Applies every key of `object` except "scripts" (which only the top level may have). */
+static int apply_settings(struct ctx *ctx, const struct json *object, bool top_level,
+                          struct rs_script_config *out)
+{
+    for (size_t i = 0; i < object->nr; i++) {
+        const char *key = object->keys[i];
+        if (top_level && strcmp(key, "scripts") == 0)
+            continue;
+        const struct setting *setting = find_setting(key);
+        if (!setting)
+            return config_error(ctx, "unknown parameter '%s%s' (known: %s)", ctx->where, key,
+                                top_level ? KNOWN_KEYS : KNOWN_KEYS + strlen("script, scripts, "));
+        int rc = setting->parse(ctx, key, object->items[i], out);
         if (rc)
             return rc;
     }
-    if (!out->path)
-        return config_error(ctx, "parameter 'script' is missing: it names the program to run");
+    return 0;
+}
+
+/* Refuses what would silently do nothing: a failure action Kea ignores at a chosen hook point,
+ * or one that needs an answer Kea does not wait for. */
+static int check_script(struct ctx *ctx, const struct rs_script_config *script)
+{
+    if (!script->path)
+        return config_error(ctx, "parameter '%sscript' is missing: it names the program to run",
+                            ctx->where);
+    if (script->on_failure == RS_ON_FAILURE_CONTINUE)
+        return 0;
+    const char *action = rs_on_failure_name(script->on_failure);
+    if (!script->wait)
+        return config_error(ctx, "parameter '%son-failure': \"%s\" needs \"wait\": true, as Kea "
+                                 "does not wait for the script's outcome otherwise",
+                            ctx->where, action);
+    unsigned needed = script->on_failure == RS_ON_FAILURE_SKIP ? RS_HONOURS_SKIP : RS_HONOURS_DROP;
+    for (int hook = 0; hook < RS_HOOK_COUNT; hook++) {
+        const struct rs_hook_info *info = rs_hook_describe(hook);
+        if (!(script->hooks & RS_HOOK_BIT(hook)) || (info->honours & needed))
+            continue;
+        return config_error(ctx, "parameter '%son-failure': Kea ignores \"%s\" at %s%s; list "
+                                 "only hook points that honour it in '%shooks', or give this "
+                                 "hook point its own script entry",
+                            ctx->where, action, info->name,
+                            info->honours & RS_HONOURS_SKIP   ? " (it honours skip)"
+                            : info->honours & RS_HONOURS_DROP ? " (it honours drop)"
+                                                              : "",
+                            ctx->where);
+    }
+    return 0;
+}
+
+static int parse_scripts(struct ctx *ctx, const struct json *list,
+                         const struct rs_script_config *defaults, struct rs_config *config)
+{
+    if (list->type != JSON_ARRAY || list->nr == 0)
+        return config_error(ctx, "parameter 'scripts' must be a non-empty list of maps");
+    config->scripts = calloc(list->nr, sizeof(*config->scripts));
+    if (!config->scripts)
+        return config_error(ctx, "out of memory");
+    char where[32];
+    for (size_t i = 0; i < list->nr; i++) {
+        snprintf(where, sizeof(where), "scripts[%zu].", i);
+        ctx->where = where;
+        const struct json *entry = list->items[i];
+        if (entry->type != JSON_OBJECT)
+            return config_error(ctx, "parameter 'scripts[%zu]' must be a map, not %s", i,
+                                json_type_name(entry->type));
+        if (script_copy(&config->scripts[i], defaults) != 0)
+            return config_error(ctx, "out of memory");
+        config->nr_scripts = i + 1;
+        int rc = apply_settings(ctx, entry, false, &config->scripts[i]);
+        if (!rc)
+            rc = check_script(ctx, &config->scripts[i]);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size)
 {
-    struct ctx ctx = {err, err_size};
+    struct ctx ctx = {err, err_size, ""};
+    struct rs_script_config defaults = {
+        .wait = true, .hooks = rs_hook_default_set()};
     char parse_err[200];
     int rc;
 
     *config = (struct rs_config){NULL, 0};
+    strvec_init(&defaults.env);
     if (!json || !*json)
         json = "{}";
     struct json *root = json_parse(json, strlen(json), parse_err, sizeof(parse_err));
@@ -100,16 +345,36 @@ int rs_config_parse(const char *json, struct rs_config *config, char *err, size_
         rc = config_error(&ctx, "parameters must be a map, not %s", json_type_name(root->type));
         goto free_root;
     }
-    config->scripts = calloc(1, sizeof(*config->scripts));
-    if (!config->scripts) {
-        rc = config_error(&ctx, "out of memory");
-        goto free_root;
+    rc = apply_settings(&ctx, root, true, &defaults);
+    if (rc)
+        goto release;
+    const struct json *list = json_get(root, "scripts");
+    if (list && defaults.path) {
+        rc = config_error(&ctx, "parameters 'script' and 'scripts' exclude each other: put "
+                                "every script in 'scripts'");
+        goto release;
     }
-    config->nr_scripts = 1;
-    rc = parse_script(&ctx, root, &config->scripts[0]);
+    if (list) {
+        rc = parse_scripts(&ctx, list, &defaults, config);
+    } else {
+        rc = check_script(&ctx, &defaults);
+        if (!rc) {
+            config->scripts = calloc(1, sizeof(*config->scripts));
+            if (!config->scripts)
+                rc = config_error(&ctx, "out of memory");
+        }
+        if (!rc) {
+            config->scripts[0] = defaults;
+            config->nr_scripts = 1;
+            strvec_init(&defaults.env);
+            defaults.path = NULL;
+        }
+    }
+
+release:
+    script_release(&defaults);
     if (rc)
         rs_config_release(config);
-
 free_root:
     json_free(root);
     return rc;
@@ -118,7 +383,22 @@ free_root:
 void rs_config_release(struct rs_config *config)
 {
     for (size_t i = 0; i < config->nr_scripts; i++)
-        free(config->scripts[i].path);
+        script_release(&config->scripts[i]);
     free(config->scripts);
     *config = (struct rs_config){NULL, 0};
+}
+
+const char *rs_on_failure_name(enum rs_on_failure on_failure)
+{
+    static const char *const names[] = {"continue", "skip", "drop"};
+    return names[on_failure];
+}
+
+unsigned rs_script_timeout_ms(const struct rs_script_config *script)
+{
+    /* The default applies only to waited-for runs: a script that runs alongside Kea cannot
+     * stall it, and may legitimately take long. An explicit value applies to both. */
+    if (script->timeout_set)
+        return script->timeout_ms;
+    return script->wait ? RS_DEFAULT_TIMEOUT_MS : 0;
 }

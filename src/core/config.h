@@ -2,26 +2,48 @@
  * config: the hook library's parameters as plain C structs, read from the JSON text of Kea's
  * "parameters" map.
  *
- * Every key is checked here (type, range, existence of the script) so that a bad configuration
- * makes Kea's load() fail with a message naming the parameter, before any event runs. Unknown
- * keys are refused rather than ignored: a misspelt "wiat" must not silently keep the default.
+ * Every key is checked here (type, range, existence of the script, whether Kea honours the chosen
+ * "on-failure" at every chosen hook point) so that a bad configuration makes Kea's load() fail
+ * with a message naming the parameter, before any event runs. Unknown keys are refused rather
+ * than ignored: a misspelt "wiat" must not silently keep the default.
+ *
+ * Shapes accepted:
+ *   { "script": "/path", ...settings }                  one script
+ *   { ...settings, "scripts": [ { "script": ... }, ... ] }  several; top-level settings are the
+ *                                                        defaults of each entry
  */
 #ifndef RS_CONFIG_H
 #define RS_CONFIG_H
 
 #include "hooks.h"
+#include "strvec.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* A waited-for script gets this long unless "timeout-ms" says otherwise: long enough for any
+ * sane hook script, short enough that a hung one cannot stall DHCP service for good. */
+#define RS_DEFAULT_TIMEOUT_MS 30000
+#define RS_MAX_TIMEOUT_MS 3600000
+#define RS_MAX_OPTIONS 64
+
+enum rs_on_failure { RS_ON_FAILURE_CONTINUE, RS_ON_FAILURE_SKIP, RS_ON_FAILURE_DROP };
 
 struct rs_script_config {
-    char *path;       /* argv[0] */
-    bool wait;        /* Kea waits for the script to finish */
-    rs_hook_set hooks; /* hook points that run it */
+    char *path;                    /* argv[0] */
+    bool wait;                     /* Kea waits for the script to finish */
+    rs_hook_set hooks;             /* hook points that run it */
+    unsigned timeout_ms;           /* 0: no limit; see rs_script_timeout_ms() */
+    bool timeout_set;              /* "timeout-ms" was given */
+    enum rs_on_failure on_failure; /* what Kea does when a waited-for run fails */
+    struct strvec env;             /* fixed "NAME=value" pairs from "env" */
+    uint16_t options[RS_MAX_OPTIONS]; /* query option codes to export from "options" */
+    size_t nr_options;
 };
 
 struct rs_config {
-    struct rs_script_config *scripts;
+    struct rs_script_config *scripts; /* run in this order at each hook point */
     size_t nr_scripts;
 };
 
@@ -32,5 +54,10 @@ struct rs_config {
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size);
 
 void rs_config_release(struct rs_config *config);
+
+const char *rs_on_failure_name(enum rs_on_failure on_failure);
+
+/* How long a run of `script` may take, in ms; 0 means no limit. */
+unsigned rs_script_timeout_ms(const struct rs_script_config *script);
 
 #endif

@@ -32,7 +32,15 @@ int rs_engine_new(const char *params_json, const struct rs_logger *log, struct r
 /* The hook points some script wants: the adapter registers callouts for these only. */
 rs_hook_set rs_engine_hooks(const struct rs_engine *engine);
 
-/* Runs the scripts that want `ev->hook`. Thread-safe. Does not consume `ev`. */
+/* The query option codes some script asked for ("options"); the adapter exports these. */
+size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned short **codes);
+
+/*
+ * Runs the scripts that want `ev->hook`, in configuration order. Thread-safe; does not consume
+ * `ev`. When a waited-for script fails (non-zero exit, killed, timed out) and its "on-failure" is
+ * skip or drop, returns that; drop also stops the scripts after it, as the packet is gone.
+ * A script that could not be started never changes Kea's course: that is logged as an error.
+ */
 enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_event *ev);
 
 void rs_engine_free(struct rs_engine *engine);

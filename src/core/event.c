@@ -1,6 +1,7 @@
 #include "event.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One variable of a block: where its text is in the block's struct, and what it means. */
@@ -13,6 +14,7 @@ struct field {
 };
 
 #define F(st, member, suffix, opt, type, desc) {suffix, offsetof(st, member), opt, type, desc}
+#define NR(array) (sizeof(array) / sizeof(array[0]))
 
 static const struct field pkt4_fields[] = {
     F(struct rs_pkt4, type, "_TYPE", false, "string", "DHCP message type, e.g. DHCPDISCOVER"),
@@ -34,6 +36,14 @@ static const struct field pkt4_fields[] = {
       "option 82 sub-option 1, circuit-id, 0x-hex"),
     F(struct rs_pkt4, rai_remote_id, "_RAI_REMOTE_ID", true, "hex",
       "option 82 sub-option 2, remote-id, 0x-hex"),
+    F(struct rs_pkt4, rai_subscriber_id, "_RAI_SUBSCRIBER_ID", true, "hex",
+      "option 82 sub-option 6, subscriber-id, 0x-hex"),
+    F(struct rs_pkt4, client_id, "_CLIENT_ID", true, "string",
+      "option 61, client identifier, colon hex"),
+    F(struct rs_pkt4, requested_address, "_REQUESTED_ADDRESS", true, "IPv4",
+      "option 50, the address the client asks for"),
+    F(struct rs_pkt4, hostname, "_HOSTNAME", true, "string", "option 12, host name, raw"),
+    F(struct rs_pkt4, fqdn, "_FQDN", true, "string", "option 81, client FQDN, the domain name"),
 };
 
 static const struct field pkt6_fields[] = {
@@ -56,6 +66,20 @@ static const struct field pkt6_fields[] = {
     F(struct rs_pkt6, debug, "_DEBUG", false, "string", "Kea's multi-line dump of the packet"),
 };
 
+static const struct field relay6_fields[] = {
+    F(struct rs_relay6, link_address, "_LINK_ADDRESS", false, "IPv6",
+      "relay hop <i>: link address (identifies the client's link)"),
+    F(struct rs_relay6, peer_address, "_PEER_ADDRESS", false, "IPv6",
+      "relay hop <i>: peer address (where the message came from)"),
+    F(struct rs_relay6, hop_count, "_HOP_COUNT", false, "int", "relay hop <i>: its hop-count"),
+    F(struct rs_relay6, interface_id, "_INTERFACE_ID", true, "hex",
+      "relay hop <i>: option 18, interface-id, 0x-hex"),
+    F(struct rs_relay6, remote_id, "_REMOTE_ID", true, "hex",
+      "relay hop <i>: option 37, remote-id (enterprise number included), 0x-hex"),
+    F(struct rs_relay6, subscriber_id, "_SUBSCRIBER_ID", true, "hex",
+      "relay hop <i>: option 38, subscriber-id, 0x-hex"),
+};
+
 static const struct field subnet_fields[] = {
     F(struct rs_subnet, prefix, "_PREFIX", false, "IP", "subnet prefix, without length"),
     F(struct rs_subnet, prefixlen, "_PREFIXLEN", false, "int", "subnet prefix length"),
@@ -74,6 +98,9 @@ static const struct field lease4_fields[] = {
       "Unix time of the client's last message"),
     F(struct rs_lease4, valid_lifetime, "_VALID_LIFETIME", false, "int",
       "valid lifetime, seconds"),
+    F(struct rs_lease4, client_id, "_CLIENT_ID", false, "string",
+      "client identifier, colon hex (empty if none)"),
+    F(struct rs_lease4, subnet_id, "_SUBNET_ID", false, "int", "id of the lease's subnet"),
     F(struct rs_lease4, debug, "_DEBUG", false, "string", "Kea's multi-line dump of the lease"),
 };
 
@@ -98,35 +125,25 @@ static const struct field lease6_fields[] = {
     F(struct rs_lease6, preferred_lifetime, "_PREFERRED_LIFETIME", false, "int",
       "preferred lifetime, seconds"),
     F(struct rs_lease6, iaid, "_IAID", false, "int", "identity association id"),
+    F(struct rs_lease6, subnet_id, "_SUBNET_ID", false, "int", "id of the lease's subnet"),
     F(struct rs_lease6, debug, "_DEBUG", false, "string", "Kea's multi-line dump of the lease"),
 };
 
-struct block_desc {
-    unsigned block;
-    const char *prefix;
+struct field_list {
     const struct field *fields;
     size_t nr;
 };
 
-#define BLOCK(bit, prefix, fields) {bit, prefix, fields, sizeof(fields) / sizeof(fields[0])}
+#define FIELDS(array) {array, NR(array)}
 
-static const struct block_desc blocks[] = {
-    BLOCK(RS_BLOCK_QUERY4, "KEA_QUERY4", pkt4_fields),
-    BLOCK(RS_BLOCK_RESPONSE4, "KEA_RESPONSE4", pkt4_fields),
-    BLOCK(RS_BLOCK_SUBNET4, "KEA_SUBNET4", subnet_fields),
-    BLOCK(RS_BLOCK_LEASE4, "KEA_LEASE4", lease4_fields),
-    BLOCK(RS_BLOCK_QUERY6, "KEA_QUERY6", pkt6_fields),
-    BLOCK(RS_BLOCK_RESPONSE6, "KEA_RESPONSE6", pkt6_fields),
-    BLOCK(RS_BLOCK_SUBNET6, "KEA_SUBNET6", subnet_fields),
-    BLOCK(RS_BLOCK_LEASE6, "KEA_LEASE6", lease6_fields),
-};
+static const struct field_list pkt4 = FIELDS(pkt4_fields), pkt6 = FIELDS(pkt6_fields),
+                               relay6 = FIELDS(relay6_fields), subnet = FIELDS(subnet_fields),
+                               lease4 = FIELDS(lease4_fields), lease6 = FIELDS(lease6_fields);
 
-static const struct block_desc *find_block(unsigned block)
+/* Lists of a commit leave out the multi-line dump: one per lease would swamp the environment. */
+static bool in_lease_list(const struct field *f)
 {
-    for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
-        if (blocks[i].block == block)
-            return &blocks[i];
-    return NULL;
+    return strcmp(f->suffix, "_DEBUG") != 0;
 }
 
 static void add_var(struct rs_event *ev, const char *name, const char *value)
@@ -135,16 +152,16 @@ static void add_var(struct rs_event *ev, const char *name, const char *value)
         ev->incomplete = true;
 }
 
-static void add_block(struct rs_event *ev, unsigned block, const void *values)
+static void add_fields(struct rs_event *ev, const char *prefix, const struct field_list *list,
+                       bool (*keep)(const struct field *), const void *values)
 {
-    const struct block_desc *desc = find_block(block);
     char name[96];
-    for (size_t i = 0; i < desc->nr; i++) {
-        const struct field *f = &desc->fields[i];
+    for (size_t i = 0; i < list->nr; i++) {
+        const struct field *f = &list->fields[i];
         const char *value = *(const char *const *)((const char *)values + f->offset);
-        if (!value && f->optional)
+        if ((!value && f->optional) || (keep && !keep(f)))
             continue;
-        snprintf(name, sizeof(name), "%s%s", desc->prefix, f->suffix);
+        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
         add_var(ev, name, value ? value : "");
     }
 }
@@ -153,6 +170,7 @@ void rs_event_init(struct rs_event *ev, enum rs_hook hook)
 {
     ev->hook = hook;
     strvec_init(&ev->env);
+    strvec_init(&ev->options);
     ev->incomplete = false;
     add_var(ev, "PATH", RS_SCRIPT_PATH);
 }
@@ -160,46 +178,47 @@ void rs_event_init(struct rs_event *ev, enum rs_hook hook)
 void rs_event_release(struct rs_event *ev)
 {
     strvec_clear(&ev->env);
+    strvec_clear(&ev->options);
 }
 
 void rs_event_add_query4(struct rs_event *ev, const struct rs_pkt4 *pkt)
 {
-    add_block(ev, RS_BLOCK_QUERY4, pkt);
+    add_fields(ev, "KEA_QUERY4", &pkt4, NULL, pkt);
 }
 
 void rs_event_add_response4(struct rs_event *ev, const struct rs_pkt4 *pkt)
 {
-    add_block(ev, RS_BLOCK_RESPONSE4, pkt);
+    add_fields(ev, "KEA_RESPONSE4", &pkt4, NULL, pkt);
 }
 
 void rs_event_add_query6(struct rs_event *ev, const struct rs_pkt6 *pkt)
 {
-    add_block(ev, RS_BLOCK_QUERY6, pkt);
+    add_fields(ev, "KEA_QUERY6", &pkt6, NULL, pkt);
 }
 
 void rs_event_add_response6(struct rs_event *ev, const struct rs_pkt6 *pkt)
 {
-    add_block(ev, RS_BLOCK_RESPONSE6, pkt);
+    add_fields(ev, "KEA_RESPONSE6", &pkt6, NULL, pkt);
 }
 
-void rs_event_add_subnet4(struct rs_event *ev, const struct rs_subnet *subnet)
+void rs_event_add_subnet4(struct rs_event *ev, const struct rs_subnet *sub)
 {
-    add_block(ev, RS_BLOCK_SUBNET4, subnet);
+    add_fields(ev, "KEA_SUBNET4", &subnet, NULL, sub);
 }
 
-void rs_event_add_subnet6(struct rs_event *ev, const struct rs_subnet *subnet)
+void rs_event_add_subnet6(struct rs_event *ev, const struct rs_subnet *sub)
 {
-    add_block(ev, RS_BLOCK_SUBNET6, subnet);
+    add_fields(ev, "KEA_SUBNET6", &subnet, NULL, sub);
 }
 
 void rs_event_add_lease4(struct rs_event *ev, const struct rs_lease4 *lease)
 {
-    add_block(ev, RS_BLOCK_LEASE4, lease);
+    add_fields(ev, "KEA_LEASE4", &lease4, NULL, lease);
 }
 
 void rs_event_add_lease6(struct rs_event *ev, const struct rs_lease6 *lease)
 {
-    add_block(ev, RS_BLOCK_LEASE6, lease);
+    add_fields(ev, "KEA_LEASE6", &lease6, NULL, lease);
 }
 
 void rs_event_add_fake_allocation(struct rs_event *ev, bool fake)
@@ -212,30 +231,192 @@ void rs_event_add_remove_lease(struct rs_event *ev, bool remove)
     add_var(ev, "KEA_REMOVE_LEASE", remove ? "1" : "0");
 }
 
+void rs_event_add_relays6(struct rs_event *ev, const struct rs_relay6 *relays, size_t count)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%zu", count);
+    add_var(ev, "KEA_QUERY6_RELAY_HOPS", name);
+    for (size_t i = 0; i < count; i++) {
+        snprintf(name, sizeof(name), "KEA_QUERY6_RELAY%zu", i);
+        add_fields(ev, name, &relay6, NULL, &relays[i]);
+    }
+}
+
+static const char *list_prefix(int family, enum rs_lease_list list)
+{
+    if (family == 4)
+        return list == RS_LEASES_GRANTED ? "KEA_LEASES4" : "KEA_DELETED_LEASES4";
+    return list == RS_LEASES_GRANTED ? "KEA_LEASES6" : "KEA_DELETED_LEASES6";
+}
+
+void rs_event_add_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
+                              size_t count)
+{
+    char name[64], value[32];
+    snprintf(name, sizeof(name), "%s_COUNT", list_prefix(family, list));
+    snprintf(value, sizeof(value), "%zu", count);
+    add_var(ev, name, value);
+}
+
+void rs_event_add_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,
+                                const struct rs_lease4 *lease)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "%s_AT%zu", list_prefix(4, list), index);
+    add_fields(ev, prefix, &lease4, in_lease_list, lease);
+}
+
+void rs_event_add_listed_lease6(struct rs_event *ev, enum rs_lease_list list, size_t index,
+                                const struct rs_lease6 *lease)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "%s_AT%zu", list_prefix(6, list), index);
+    add_fields(ev, prefix, &lease6, in_lease_list, lease);
+}
+
+void rs_event_add_option(struct rs_event *ev, int family, unsigned short code, const char *hex)
+{
+    if (ev->options.nr >= RS_EVENT_MAX_OPTIONS) {
+        ev->incomplete = true;
+        return;
+    }
+    char name[32];
+    snprintf(name, sizeof(name), "KEA_QUERY%d_OPTION%u", family, code);
+    if (strvec_push_pair(&ev->options, name, hex, strlen(hex)) != 0) {
+        ev->incomplete = true;
+        return;
+    }
+    ev->option_codes[ev->options.nr - 1] = code;
+}
+
+static size_t name_length(const char *pair)
+{
+    const char *eq = strchr(pair, '=');
+    return eq ? (size_t)(eq - pair) : strlen(pair);
+}
+
+static bool overridden(const char *pair, const struct strvec *extra)
+{
+    size_t len = name_length(pair);
+    for (size_t i = 0; extra && i < extra->nr; i++)
+        if (name_length(extra->items[i]) == len && memcmp(extra->items[i], pair, len) == 0)
+            return true;
+    return false;
+}
+
+char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
+                     const unsigned short *codes, size_t nr_codes)
+{
+    size_t extra_nr = extra ? extra->nr : 0;
+    char **envp = malloc((ev->env.nr + extra_nr + ev->options.nr + 1) * sizeof(*envp));
+    if (!envp)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < ev->env.nr; i++)
+        if (!overridden(ev->env.items[i], extra))
+            envp[n++] = ev->env.items[i];
+    for (size_t i = 0; i < extra_nr; i++)
+        envp[n++] = extra->items[i];
+    for (size_t i = 0; i < ev->options.nr; i++)
+        for (size_t c = 0; c < nr_codes; c++)
+            if (codes[c] == ev->option_codes[i]) {
+                envp[n++] = ev->options.items[i];
+                break;
+            }
+    envp[n] = NULL;
+    return envp;
+}
+
+/* Documentation */
+
+struct doc_ctx {
+    void (*fn)(void *ctx, const struct rs_var_doc *doc);
+    void *ctx;
+};
+
+static void doc_fields(const struct doc_ctx *d, const char *prefix, const struct field_list *list,
+                       bool (*keep)(const struct field *))
+{
+    char name[96];
+    for (size_t i = 0; i < list->nr; i++) {
+        const struct field *f = &list->fields[i];
+        if (keep && !keep(f))
+            continue;
+        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
+        struct rs_var_doc doc = {name, f->type, f->optional, f->description};
+        d->fn(d->ctx, &doc);
+    }
+}
+
+static void doc_one(const struct doc_ctx *d, const char *name, const char *type,
+                    const char *description)
+{
+    struct rs_var_doc doc = {name, type, false, description};
+    d->fn(d->ctx, &doc);
+}
+
+static void doc_lease_lists(const struct doc_ctx *d, int family, const struct field_list *fields)
+{
+    char name[64];
+    for (int list = RS_LEASES_GRANTED; list <= RS_LEASES_DELETED; list++) {
+        const char *prefix = list_prefix(family, list);
+        snprintf(name, sizeof(name), "%s_COUNT", prefix);
+        doc_one(d, name, "int",
+                list == RS_LEASES_GRANTED ? "number of leases granted or renewed"
+                                          : "number of leases released, declined or replaced");
+        snprintf(name, sizeof(name), "%s_AT<i>", prefix);
+        doc_fields(d, name, fields, in_lease_list);
+    }
+}
+
 void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx)
 {
-    static const struct rs_var_doc fake = {
-        "KEA_FAKE_ALLOCATION", "bool", false,
-        "1 for DISCOVER/SOLICIT (nothing is allocated), 0 for REQUEST"};
-    static const struct rs_var_doc remove = {
-        "KEA_REMOVE_LEASE", "bool", false,
-        "whether Kea deletes the lease rather than keep it as expired-reclaimed"};
-    if (block == RS_BLOCK_FAKE_ALLOCATION) {
-        fn(ctx, &fake);
-        return;
-    }
-    if (block == RS_BLOCK_REMOVE_LEASE) {
-        fn(ctx, &remove);
-        return;
-    }
-    const struct block_desc *desc = find_block(block);
-    if (!desc)
-        return;
-    char name[96];
-    for (size_t i = 0; i < desc->nr; i++) {
-        const struct field *f = &desc->fields[i];
-        snprintf(name, sizeof(name), "%s%s", desc->prefix, f->suffix);
-        struct rs_var_doc doc = {name, f->type, f->optional, f->description};
-        fn(ctx, &doc);
+    const struct doc_ctx d = {fn, ctx};
+    switch (block) {
+    case RS_BLOCK_QUERY4:
+        doc_fields(&d, "KEA_QUERY4", &pkt4, NULL);
+        doc_one(&d, "KEA_QUERY4_OPTION<code>", "hex",
+                "option <code> of the query, 0x-hex, for codes listed in \"options\"");
+        break;
+    case RS_BLOCK_RESPONSE4:
+        doc_fields(&d, "KEA_RESPONSE4", &pkt4, NULL);
+        break;
+    case RS_BLOCK_QUERY6:
+        doc_fields(&d, "KEA_QUERY6", &pkt6, NULL);
+        doc_one(&d, "KEA_QUERY6_RELAY_HOPS", "int",
+                "number of relays the query passed through (0: not relayed)");
+        doc_fields(&d, "KEA_QUERY6_RELAY<i>", &relay6, NULL);
+        doc_one(&d, "KEA_QUERY6_OPTION<code>", "hex",
+                "option <code> of the query, 0x-hex, for codes listed in \"options\"");
+        break;
+    case RS_BLOCK_RESPONSE6:
+        doc_fields(&d, "KEA_RESPONSE6", &pkt6, NULL);
+        break;
+    case RS_BLOCK_SUBNET4:
+        doc_fields(&d, "KEA_SUBNET4", &subnet, NULL);
+        break;
+    case RS_BLOCK_SUBNET6:
+        doc_fields(&d, "KEA_SUBNET6", &subnet, NULL);
+        break;
+    case RS_BLOCK_LEASE4:
+        doc_fields(&d, "KEA_LEASE4", &lease4, NULL);
+        break;
+    case RS_BLOCK_LEASE6:
+        doc_fields(&d, "KEA_LEASE6", &lease6, NULL);
+        break;
+    case RS_BLOCK_LEASES4:
+        doc_lease_lists(&d, 4, &lease4);
+        break;
+    case RS_BLOCK_LEASES6:
+        doc_lease_lists(&d, 6, &lease6);
+        break;
+    case RS_BLOCK_FAKE_ALLOCATION:
+        doc_one(&d, "KEA_FAKE_ALLOCATION", "bool",
+                "1 for DISCOVER/SOLICIT (nothing is allocated), 0 for REQUEST");
+        break;
+    case RS_BLOCK_REMOVE_LEASE:
+        doc_one(&d, "KEA_REMOVE_LEASE", "bool",
+                "whether Kea deletes the lease rather than keep it as expired-reclaimed");
+        break;
     }
 }

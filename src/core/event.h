@@ -31,7 +31,8 @@ struct rs_pkt4 {
     const char *relayed, *relay_hops;
     const char *option60;
     const char *ciaddr, *siaddr, *yiaddr, *giaddr;
-    const char *rai, *rai_circuit_id, *rai_remote_id;
+    const char *rai, *rai_circuit_id, *rai_remote_id, *rai_subscriber_id;
+    const char *client_id, *requested_address, *hostname, *fqdn;
 };
 
 struct rs_pkt6 {
@@ -41,27 +42,41 @@ struct rs_pkt6 {
     const char *label, *transaction_id, *debug;
 };
 
+/* One relay agent of a DHCPv6 query; hop 0 is the relay nearest the client. */
+struct rs_relay6 {
+    const char *link_address, *peer_address, *hop_count;
+    const char *interface_id, *remote_id, *subscriber_id;
+};
+
 struct rs_subnet {
     const char *prefix, *prefixlen, *subnet;
 };
 
 struct rs_lease4 {
     const char *address, *type, *hwaddr, *hostname, *state, *is_expired;
-    const char *client_last_transmission, *valid_lifetime, *debug;
+    const char *client_last_transmission, *valid_lifetime, *client_id, *subnet_id, *debug;
 };
 
 struct rs_lease6 {
     const char *type, *address, *delegated_prefix, *delegated_prefixlen, *client_duid;
     const char *hwaddr, *hostname, *state, *is_expired, *client_last_transmission;
-    const char *valid_lifetime, *preferred_lifetime, *iaid, *debug;
+    const char *valid_lifetime, *preferred_lifetime, *iaid, *subnet_id, *debug;
 };
+
+/* Query options exported on request ("options"), held apart: each script gets only its own. */
+#define RS_EVENT_MAX_OPTIONS 256
 
 struct rs_event {
     enum rs_hook hook;
     struct strvec env;
+    struct strvec options; /* "KEA_QUERY4_OPTION<code>=0x..." */
+    unsigned short option_codes[RS_EVENT_MAX_OPTIONS];
     /* Set once an allocation failed: the event still runs, with the variables it has. */
     bool incomplete;
 };
+
+/* Which lease list of a leasesX_committed event. */
+enum rs_lease_list { RS_LEASES_GRANTED, RS_LEASES_DELETED };
 
 void rs_event_init(struct rs_event *ev, enum rs_hook hook);
 void rs_event_release(struct rs_event *ev);
@@ -76,6 +91,30 @@ void rs_event_add_lease4(struct rs_event *ev, const struct rs_lease4 *lease);
 void rs_event_add_lease6(struct rs_event *ev, const struct rs_lease6 *lease);
 void rs_event_add_fake_allocation(struct rs_event *ev, bool fake);
 void rs_event_add_remove_lease(struct rs_event *ev, bool remove);
+
+/* KEA_QUERY6_RELAY_HOPS and, per hop, KEA_QUERY6_RELAY<i>_*; relays[0] nearest the client. */
+void rs_event_add_relays6(struct rs_event *ev, const struct rs_relay6 *relays, size_t count);
+
+/* KEA_LEASES4_COUNT / KEA_DELETED_LEASES4_COUNT and the indexed leases of a commit. Add the count
+ * first, then each lease with its index. */
+void rs_event_add_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
+                              size_t count);
+void rs_event_add_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,
+                                const struct rs_lease4 *lease);
+void rs_event_add_listed_lease6(struct rs_event *ev, enum rs_lease_list list, size_t index,
+                                const struct rs_lease6 *lease);
+
+/* KEA_QUERY4_OPTION<code> (family 4) or KEA_QUERY6_OPTION<code>, for the scripts asking for it. */
+void rs_event_add_option(struct rs_event *ev, int family, unsigned short code, const char *hex);
+
+/*
+ * The environment for a script: the event's variables, then `extra` (the script's fixed "env"),
+ * then the options among `codes`. Later entries win for the same name (glibc's getenv() returns
+ * the first, so duplicates are dropped here). Returns a malloc'ed NULL-terminated array of
+ * pointers into the event and `extra` (free() the array only), or NULL when out of memory.
+ */
+char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
+                     const unsigned short *codes, size_t nr_codes);
 
 /* Documentation of the variables, for generated docs and for tests. */
 struct rs_var_doc {

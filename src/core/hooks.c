@@ -3,7 +3,8 @@
 #include <string.h>
 
 static const struct rs_hook_info hook_table[RS_HOOK_COUNT] = {
-#define RS_HOOK_INFO(name, text, family, blocks) [RS_HOOK_##name] = {text, family, blocks},
+#define RS_HOOK_INFO(id, name, family, dflt, blocks, honours)                                      \
+    [RS_HOOK_##id] = {name, family, dflt, blocks, honours},
     RS_HOOK_POINTS(RS_HOOK_INFO)
 #undef RS_HOOK_INFO
 };
@@ -21,4 +22,13 @@ int rs_hook_by_name(const char *name)
         if (strcmp(hook_table[i].name, name) == 0)
             return i;
     return -1;
+}
+
+rs_hook_set rs_hook_default_set(void)
+{
+    rs_hook_set set = 0;
+    for (int i = 0; i < RS_HOOK_COUNT; i++)
+        if (hook_table[i].in_default_set)
+            set |= RS_HOOK_BIT(i);
+    return set;
 }

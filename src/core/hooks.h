@@ -1,8 +1,10 @@
 /*
- * hooks: the hook points the library can run scripts at, and which variables each one carries.
+ * hooks: the hook points the library can run scripts at, which variables each one carries, and
+ * what Kea does with a callout's SKIP or DROP there.
  *
  * This table is the single source of truth for names (argv[1] and the "hooks" configuration key),
- * for the blocks of variables per hook point (src/core/vars.h), and for the generated docs.
+ * for the blocks of variables per hook point (src/core/event.h), for which "on-failure" actions a
+ * hook point accepts, and for the generated docs.
  */
 #ifndef RS_HOOKS_H
 #define RS_HOOKS_H
@@ -21,34 +23,47 @@ enum rs_block {
     RS_BLOCK_LEASE6 = 1u << 7,
     RS_BLOCK_FAKE_ALLOCATION = 1u << 8,
     RS_BLOCK_REMOVE_LEASE = 1u << 9,
+    RS_BLOCK_LEASES4 = 1u << 10, /* leases4_committed: granted and deleted leases, indexed */
+    RS_BLOCK_LEASES6 = 1u << 11,
 };
 
-/* name, family (4 or 6), blocks */
+/* What Kea does when a callout sets the next-step status at a hook point (Kea 2.2 sources). */
+enum rs_honours {
+    RS_HONOURS_NONE = 0,
+    RS_HONOURS_SKIP = 1u << 0,
+    RS_HONOURS_DROP = 1u << 1,
+};
+
+/* id, name, family (4, 6, or 0 for both), in the default set, blocks, statuses Kea honours */
 #define RS_HOOK_POINTS(X)                                                                          \
-    X(PKT4_RECEIVE, "pkt4_receive", 4, RS_BLOCK_QUERY4)                                            \
-    X(PKT4_SEND, "pkt4_send", 4, RS_BLOCK_QUERY4 | RS_BLOCK_RESPONSE4)                             \
-    X(SUBNET4_SELECT, "subnet4_select", 4, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4)                     \
-    X(LEASE4_SELECT, "lease4_select", 4,                                                           \
-      RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE4)             \
-    X(LEASE4_RENEW, "lease4_renew", 4, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_LEASE4)       \
-    X(LEASE4_RELEASE, "lease4_release", 4, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4)                      \
-    X(LEASE4_DECLINE, "lease4_decline", 4, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4)                      \
-    X(LEASE4_EXPIRE, "lease4_expire", 4, RS_BLOCK_LEASE4 | RS_BLOCK_REMOVE_LEASE)                  \
-    X(LEASE4_RECOVER, "lease4_recover", 4, RS_BLOCK_LEASE4)                                        \
-    X(PKT6_RECEIVE, "pkt6_receive", 6, RS_BLOCK_QUERY6)                                            \
-    X(PKT6_SEND, "pkt6_send", 6, RS_BLOCK_QUERY6 | RS_BLOCK_RESPONSE6)                             \
-    X(SUBNET6_SELECT, "subnet6_select", 6, RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6)                     \
-    X(LEASE6_SELECT, "lease6_select", 6,                                                           \
-      RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE6)             \
-    X(LEASE6_RENEW, "lease6_renew", 6, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6)                          \
-    X(LEASE6_REBIND, "lease6_rebind", 6, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6)                        \
-    X(LEASE6_DECLINE, "lease6_decline", 6, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6)                      \
-    X(LEASE6_RELEASE, "lease6_release", 6, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6)                      \
-    X(LEASE6_EXPIRE, "lease6_expire", 6, RS_BLOCK_LEASE6 | RS_BLOCK_REMOVE_LEASE)                  \
-    X(LEASE6_RECOVER, "lease6_recover", 6, RS_BLOCK_LEASE6)
+    X(PKT4_RECEIVE, "pkt4_receive", 4, true, RS_BLOCK_QUERY4, RS_HONOURS_SKIP | RS_HONOURS_DROP)                                      \
+    X(PKT4_SEND, "pkt4_send", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_RESPONSE4, RS_HONOURS_DROP)                              \
+    X(SUBNET4_SELECT, "subnet4_select", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4, RS_HONOURS_SKIP | RS_HONOURS_DROP)               \
+    X(LEASE4_SELECT, "lease4_select", 4, true,                                                     \
+      RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE4, RS_HONOURS_SKIP)                    \
+    X(LEASE4_RENEW, "lease4_renew", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_LEASE4, RS_HONOURS_SKIP)        \
+    X(LEASE4_RELEASE, "lease4_release", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4, RS_HONOURS_SKIP | RS_HONOURS_DROP)                \
+    X(LEASE4_DECLINE, "lease4_decline", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4, RS_HONOURS_SKIP | RS_HONOURS_DROP)                \
+    X(LEASE4_EXPIRE, "lease4_expire", 4, true, RS_BLOCK_LEASE4 | RS_BLOCK_REMOVE_LEASE, RS_HONOURS_SKIP)      \
+    X(LEASE4_RECOVER, "lease4_recover", 4, true, RS_BLOCK_LEASE4, RS_HONOURS_SKIP)                            \
+    X(LEASES4_COMMITTED, "leases4_committed", 4, false, RS_BLOCK_QUERY4 | RS_BLOCK_LEASES4, RS_HONOURS_DROP)               \
+    X(PKT6_RECEIVE, "pkt6_receive", 6, true, RS_BLOCK_QUERY6, RS_HONOURS_SKIP | RS_HONOURS_DROP)                                      \
+    X(PKT6_SEND, "pkt6_send", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_RESPONSE6, RS_HONOURS_DROP)                              \
+    X(SUBNET6_SELECT, "subnet6_select", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6, RS_HONOURS_SKIP | RS_HONOURS_DROP)               \
+    X(LEASE6_SELECT, "lease6_select", 6, true,                                                     \
+      RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                    \
+    X(LEASE6_RENEW, "lease6_renew", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                           \
+    X(LEASE6_REBIND, "lease6_rebind", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                         \
+    X(LEASE6_DECLINE, "lease6_decline", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP | RS_HONOURS_DROP)                \
+    X(LEASE6_RELEASE, "lease6_release", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                       \
+    X(LEASE6_EXPIRE, "lease6_expire", 6, true, RS_BLOCK_LEASE6 | RS_BLOCK_REMOVE_LEASE, RS_HONOURS_SKIP)      \
+    X(LEASE6_RECOVER, "lease6_recover", 6, true, RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                            \
+    X(LEASES6_COMMITTED, "leases6_committed", 6, false, RS_BLOCK_QUERY6 | RS_BLOCK_LEASES6, RS_HONOURS_DROP)               \
+    X(LOAD, "load", 0, false, 0, 0)                                                                \
+    X(UNLOAD, "unload", 0, false, 0, 0)
 
 enum rs_hook {
-#define RS_HOOK_ENUM(name, text, family, blocks) RS_HOOK_##name,
+#define RS_HOOK_ENUM(id, name, family, dflt, blocks, honours) RS_HOOK_##id,
     RS_HOOK_POINTS(RS_HOOK_ENUM)
 #undef RS_HOOK_ENUM
         RS_HOOK_COUNT
@@ -57,17 +72,21 @@ enum rs_hook {
 /* A set of hook points, one bit per enum rs_hook. */
 typedef unsigned long long rs_hook_set;
 #define RS_HOOK_BIT(hook) (1ULL << (hook))
-#define RS_HOOK_SET_ALL ((1ULL << RS_HOOK_COUNT) - 1)
 
 struct rs_hook_info {
     const char *name;
     int family;
+    bool in_default_set; /* the 19 hook points of the original */
     unsigned blocks;
+    unsigned honours;
 };
 
 const struct rs_hook_info *rs_hook_describe(enum rs_hook hook);
 
 /* The hook point called `name`, or -1. */
 int rs_hook_by_name(const char *name);
+
+/* The hook points that run a script whose configuration has no "hooks" key. */
+rs_hook_set rs_hook_default_set(void);
 
 #endif

@@ -30,6 +30,7 @@ enum rs_severity { RS_DEBUG, RS_INFO, RS_WARN, RS_ERROR };
     X(RS_MSG_STDERR, "RUNSCRIPT_STDERR", RS_WARN)                                                  \
     X(RS_MSG_OUTPUT_SUPPRESSED, "RUNSCRIPT_OUTPUT_SUPPRESSED", RS_WARN)                            \
     X(RS_MSG_SHUTDOWN_KILL, "RUNSCRIPT_SHUTDOWN_KILL", RS_WARN)                                    \
+    X(RS_MSG_NEXT_STEP, "RUNSCRIPT_NEXT_STEP", RS_INFO)                                            \
     X(RS_MSG_CALLOUT_ERROR, "RUNSCRIPT_CALLOUT_ERROR", RS_ERROR)
 
 enum rs_msg {

@@ -4,8 +4,10 @@
 #include "kea_version.h"
 
 #include <dhcp/dhcp4.h>
+#include <dhcp/dhcp6.h>
 #include <dhcp/hwaddr.h>
 #include <dhcp/option.h>
+#include <dhcp/option4_client_fqdn.h>
 #include <dhcp/pkt4.h>
 #include <dhcp/pkt6.h>
 #include <dhcpsrv/lease.h>
@@ -46,6 +48,41 @@ const char *option_hex(Texts &texts, const OptionPtr &option)
     return option ? texts.keep(option->toHexString()) : nullptr;
 }
 
+// "01:02:0a", like Kea's own DUID and client-id texts.
+std::string colon_hex(const std::vector<uint8_t> &bytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string text;
+    for (uint8_t byte : bytes) {
+        if (!text.empty())
+            text += ':';
+        text += digits[byte >> 4];
+        text += digits[byte & 15];
+    }
+    return text;
+}
+
+const char *option_colon_hex(Texts &texts, const OptionPtr &option)
+{
+    return option ? texts.keep(colon_hex(option->getData())) : nullptr;
+}
+
+const char *requested_address(Texts &texts, const OptionPtr &option)
+{
+    if (!option)
+        return nullptr;
+    const OptionBuffer &data = option->getData();
+    if (data.size() != 4)
+        return texts.keep(option->toHexString()); // malformed: show what the client sent
+    return texts.keep(isc::asiolink::IOAddress::fromBytes(AF_INET, data.data()).toText());
+}
+
+const char *fqdn_name(Texts &texts, const OptionPtr &option)
+{
+    Option4ClientFqdnPtr fqdn = boost::dynamic_pointer_cast<Option4ClientFqdn>(option);
+    return fqdn ? texts.keep(fqdn->getDomainName()) : nullptr;
+}
+
 void fill_hwaddr(Texts &texts, const HWAddrPtr &hwaddr, const char **text, const char **type,
                  const char **source)
 {
@@ -78,7 +115,12 @@ rs_pkt4 pkt4_vars(Texts &texts, const Pkt4Ptr &pkt)
         vars.rai = option_hex(texts, rai);
         vars.rai_circuit_id = option_hex(texts, rai->getOption(RAI_OPTION_AGENT_CIRCUIT_ID));
         vars.rai_remote_id = option_hex(texts, rai->getOption(RAI_OPTION_REMOTE_ID));
+        vars.rai_subscriber_id = option_hex(texts, rai->getOption(RAI_OPTION_SUBSCRIBER_ID));
     }
+    vars.client_id = option_colon_hex(texts, pkt->getOption(DHO_DHCP_CLIENT_IDENTIFIER));
+    vars.requested_address = requested_address(texts, pkt->getOption(DHO_DHCP_REQUESTED_ADDRESS));
+    vars.hostname = option_bytes(texts, pkt->getOption(DHO_HOST_NAME));
+    vars.fqdn = fqdn_name(texts, pkt->getOption(DHO_FQDN));
     return vars;
 }
 
@@ -102,6 +144,27 @@ rs_pkt6 pkt6_vars(Texts &texts, const Pkt6Ptr &pkt)
     vars.transaction_id = texts.number(pkt->getTransid());
     vars.debug = texts.keep(pkt->toText());
     return vars;
+}
+
+// Kea keeps the relay nearest the server first; scripts get the one nearest the client as hop 0,
+// since that is the relay that knows the client's port and line.
+std::vector<rs_relay6> relay6_vars(Texts &texts, const Pkt6Ptr &pkt)
+{
+    std::vector<rs_relay6> relays;
+    const size_t count = pkt->relay_info_.size();
+    for (size_t hop = 0; hop < count; ++hop) {
+        const uint8_t level = static_cast<uint8_t>(count - 1 - hop);
+        const Pkt6::RelayInfo &info = pkt->relay_info_[level];
+        rs_relay6 vars = {};
+        vars.link_address = texts.keep(info.linkaddr_.toText());
+        vars.peer_address = texts.keep(info.peeraddr_.toText());
+        vars.hop_count = texts.number(static_cast<unsigned>(info.hop_count_));
+        vars.interface_id = option_hex(texts, pkt->getRelayOption(D6O_INTERFACE_ID, level));
+        vars.remote_id = option_hex(texts, pkt->getRelayOption(D6O_REMOTE_ID, level));
+        vars.subscriber_id = option_hex(texts, pkt->getRelayOption(D6O_SUBSCRIBER_ID, level));
+        relays.push_back(vars);
+    }
+    return relays;
 }
 
 template <class Subnet>
@@ -130,6 +193,8 @@ rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
     vars.is_expired = bool_text(lease->expired());
     vars.client_last_transmission = texts.number(static_cast<long long>(lease->cltt_));
     vars.valid_lifetime = texts.number(lease->valid_lft_);
+    vars.client_id = lease->client_id_ ? texts.keep(lease->client_id_->toText()) : "";
+    vars.subnet_id = texts.number(lease->subnet_id_);
     vars.debug = texts.keep(lease->toText());
     return vars;
 }
@@ -155,6 +220,7 @@ rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
     vars.valid_lifetime = texts.number(lease->valid_lft_);
     vars.preferred_lifetime = texts.number(lease->preferred_lft_);
     vars.iaid = texts.number(lease->iaid_);
+    vars.subnet_id = texts.number(lease->subnet_id_);
     vars.debug = texts.keep(lease->toText());
     return vars;
 }
@@ -166,24 +232,72 @@ template <class T> T argument(CalloutHandle &handle, const char *name)
     return value;
 }
 
+void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list,
+                    const Lease4CollectionPtr &leases)
+{
+    const size_t count = leases ? leases->size() : 0;
+    rs_event_add_lease_count(&event, 4, list, count);
+    for (size_t i = 0; i < count; ++i) {
+        rs_lease4 vars = lease4_vars(texts, (*leases)[i]);
+        rs_event_add_listed_lease4(&event, list, i, &vars);
+    }
+}
+
+void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list,
+                    const Lease6CollectionPtr &leases)
+{
+    const size_t count = leases ? leases->size() : 0;
+    rs_event_add_lease_count(&event, 6, list, count);
+    for (size_t i = 0; i < count; ++i) {
+        rs_lease6 vars = lease6_vars(texts, (*leases)[i]);
+        rs_event_add_listed_lease6(&event, list, i, &vars);
+    }
+}
+
+// The options scripts asked for by code. Options 60 and 82 already have their own variables
+// (KEA_QUERY4_OPTION60, KEA_QUERY4_RAI*), which the original defined.
+void add_requested_options(Texts &texts, rs_event &event, int family, const PktPtr &query,
+                           const OptionCodes &codes)
+{
+    for (size_t i = 0; i < codes.count; ++i) {
+        const uint16_t code = codes.codes[i];
+        if (family == 4 && (code == DHO_VENDOR_CLASS_IDENTIFIER || code == DHO_DHCP_AGENT_OPTIONS))
+            continue;
+        if (family == 4 && code > 255)
+            continue;
+        OptionPtr option = query->getOption(code);
+        if (option)
+            rs_event_add_option(&event, family, code, option_hex(texts, option));
+    }
+}
+
 } // namespace
 
-void extract_event(CalloutHandle &handle, rs_event &event)
+void extract_event(CalloutHandle &handle, const OptionCodes &options, rs_event &event)
 {
     Texts texts;
     const unsigned blocks = rs_hook_describe(event.hook)->blocks;
     // In the order the original listed them, which scripts that print their environment see.
     if (blocks & RS_BLOCK_QUERY4) {
-        rs_pkt4 vars = pkt4_vars(texts, argument<Pkt4Ptr>(handle, "query4"));
+        Pkt4Ptr query = argument<Pkt4Ptr>(handle, "query4");
+        rs_pkt4 vars = pkt4_vars(texts, query);
         rs_event_add_query4(&event, &vars);
+        if (query)
+            add_requested_options(texts, event, 4, query, options);
     }
     if (blocks & RS_BLOCK_RESPONSE4) {
         rs_pkt4 vars = pkt4_vars(texts, argument<Pkt4Ptr>(handle, "response4"));
         rs_event_add_response4(&event, &vars);
     }
     if (blocks & RS_BLOCK_QUERY6) {
-        rs_pkt6 vars = pkt6_vars(texts, argument<Pkt6Ptr>(handle, "query6"));
+        Pkt6Ptr query = argument<Pkt6Ptr>(handle, "query6");
+        rs_pkt6 vars = pkt6_vars(texts, query);
         rs_event_add_query6(&event, &vars);
+        if (query) {
+            std::vector<rs_relay6> relays = relay6_vars(texts, query);
+            rs_event_add_relays6(&event, relays.data(), relays.size());
+            add_requested_options(texts, event, 6, query, options);
+        }
     }
     if (blocks & RS_BLOCK_RESPONSE6) {
         rs_pkt6 vars = pkt6_vars(texts, argument<Pkt6Ptr>(handle, "response6"));
@@ -209,6 +323,18 @@ void extract_event(CalloutHandle &handle, rs_event &event)
     }
     if (blocks & RS_BLOCK_REMOVE_LEASE)
         rs_event_add_remove_lease(&event, argument<bool>(handle, "remove_lease"));
+    if (blocks & RS_BLOCK_LEASES4) {
+        add_lease_list(texts, event, RS_LEASES_GRANTED,
+                       argument<Lease4CollectionPtr>(handle, "leases4"));
+        add_lease_list(texts, event, RS_LEASES_DELETED,
+                       argument<Lease4CollectionPtr>(handle, "deleted_leases4"));
+    }
+    if (blocks & RS_BLOCK_LEASES6) {
+        add_lease_list(texts, event, RS_LEASES_GRANTED,
+                       argument<Lease6CollectionPtr>(handle, "leases6"));
+        add_lease_list(texts, event, RS_LEASES_DELETED,
+                       argument<Lease6CollectionPtr>(handle, "deleted_leases6"));
+    }
 }
 
 } // namespace runscript

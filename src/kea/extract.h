@@ -31,9 +31,15 @@ class Texts
     std::deque<std::string> texts_;
 };
 
+// The query options that scripts asked for ("options").
+struct OptionCodes {
+    const unsigned short *codes;
+    size_t count;
+};
+
 // Adds to `event` every block of variables that the core's hook table lists for its hook point,
 // reading each from the callout's arguments. Throws on a missing or mistyped argument.
-void extract_event(isc::hooks::CalloutHandle &handle, rs_event &event);
+void extract_event(isc::hooks::CalloutHandle &handle, const OptionCodes &options, rs_event &event);
 
 } // namespace runscript
 

@@ -42,7 +42,9 @@ template <rs_hook Hook> int callout(CalloutHandle &handle)
     rs_event event;
     rs_event_init(&event, Hook);
     try {
-        runscript::extract_event(handle, event);
+        runscript::OptionCodes options;
+        options.count = rs_engine_option_codes(engine, &options.codes);
+        runscript::extract_event(handle, options, event);
         switch (rs_engine_dispatch(engine, &event)) {
         case RS_NEXT_CONTINUE:
             break;
@@ -73,16 +75,29 @@ make_callouts(std::integer_sequence<int, Hooks...>)
 constexpr auto callouts = make_callouts(std::make_integer_sequence<int, RS_HOOK_COUNT>());
 
 // Registers a callout for each hook point a script wants and this server has: kea-dhcp4 does not
-// know pkt6_receive, and registering it would throw.
+// know pkt6_receive, and registering it would throw. "load" and "unload" are ours, not Kea's.
 void register_callouts(LibraryHandle &handle)
 {
     const rs_hook_set wanted = rs_engine_hooks(engine);
     isc::hooks::ServerHooks &server_hooks = isc::hooks::ServerHooks::getServerHooks();
     for (int hook = 0; hook < RS_HOOK_COUNT; ++hook) {
         const char *name = rs_hook_describe(static_cast<rs_hook>(hook))->name;
+        if (hook == RS_HOOK_LOAD || hook == RS_HOOK_UNLOAD)
+            continue;
         if ((wanted & RS_HOOK_BIT(hook)) && server_hooks.findIndex(name) >= 0)
             handle.registerCallout(name, callouts[hook]);
     }
+}
+
+// Runs the scripts that asked for "load" or "unload"; they get PATH and their "env" only.
+void run_lifecycle_scripts(rs_hook hook)
+{
+    if (!(rs_engine_hooks(engine) & RS_HOOK_BIT(hook)))
+        return;
+    rs_event event;
+    rs_event_init(&event, hook);
+    rs_engine_dispatch(engine, &event);
+    rs_event_release(&event);
 }
 
 int fail_load(const std::string &why)
@@ -118,6 +133,7 @@ int load(LibraryHandle &handle)
             return fail_load(std::string("configuration refused: ") + err);
         register_callouts(handle);
         runscript::log(RS_MSG_LOADED, json.c_str());
+        run_lifecycle_scripts(RS_HOOK_LOAD);
         return 0;
     } catch (const std::exception &e) {
         return fail_load(e.what());
@@ -129,6 +145,8 @@ int load(LibraryHandle &handle)
 int unload()
 {
     try {
+        if (engine)
+            run_lifecycle_scripts(RS_HOOK_UNLOAD);
         rs_engine_free(engine);
         engine = nullptr;
         runscript::log(RS_MSG_UNLOADED, "unloaded");
