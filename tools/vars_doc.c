@@ -23,6 +23,10 @@ static const struct block_name block_names[] = {
     {RS_BLOCK_RESPONSE6, "KEA_RESPONSE6_*", "the server's answer (same fields as the query)"},
     {RS_BLOCK_SUBNET6, "KEA_SUBNET6*", "the selected subnet"},
     {RS_BLOCK_LEASE6, "KEA_LEASE6_*", "the lease (one call per address or prefix)"},
+    {RS_BLOCK_LEASES4, "KEA_LEASES4_*, KEA_DELETED_LEASES4_*",
+     "every lease of the transaction, indexed from 0"},
+    {RS_BLOCK_LEASES6, "KEA_LEASES6_*, KEA_DELETED_LEASES6_*",
+     "every lease of the transaction (NA and PD mixed), indexed from 0"},
     {RS_BLOCK_FAKE_ALLOCATION, "KEA_FAKE_ALLOCATION", "DISCOVER/SOLICIT (1) or REQUEST (0)"},
     {RS_BLOCK_REMOVE_LEASE, "KEA_REMOVE_LEASE", "lease deleted (1) or kept as reclaimed (0)"},
 };

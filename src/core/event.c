@@ -68,16 +68,16 @@ static const struct field pkt6_fields[] = {
 
 static const struct field relay6_fields[] = {
     F(struct rs_relay6, link_address, "_LINK_ADDRESS", false, "IPv6",
-      "relay hop <i>: link address (identifies the client's link)"),
+      "relay hop i: link address (identifies the client's link)"),
     F(struct rs_relay6, peer_address, "_PEER_ADDRESS", false, "IPv6",
-      "relay hop <i>: peer address (where the message came from)"),
-    F(struct rs_relay6, hop_count, "_HOP_COUNT", false, "int", "relay hop <i>: its hop-count"),
+      "relay hop i: peer address (where the message came from)"),
+    F(struct rs_relay6, hop_count, "_HOP_COUNT", false, "int", "relay hop i: its hop-count"),
     F(struct rs_relay6, interface_id, "_INTERFACE_ID", true, "hex",
-      "relay hop <i>: option 18, interface-id, 0x-hex"),
+      "relay hop i: option 18, interface-id, 0x-hex"),
     F(struct rs_relay6, remote_id, "_REMOTE_ID", true, "hex",
-      "relay hop <i>: option 37, remote-id (enterprise number included), 0x-hex"),
+      "relay hop i: option 37, remote-id (enterprise number included), 0x-hex"),
     F(struct rs_relay6, subscriber_id, "_SUBSCRIBER_ID", true, "hex",
-      "relay hop <i>: option 38, subscriber-id, 0x-hex"),
+      "relay hop i: option 38, subscriber-id, 0x-hex"),
 };
 
 static const struct field subnet_fields[] = {
@@ -376,7 +376,7 @@ void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc
     case RS_BLOCK_QUERY4:
         doc_fields(&d, "KEA_QUERY4", &pkt4, NULL);
         doc_one(&d, "KEA_QUERY4_OPTION<code>", "hex",
-                "option <code> of the query, 0x-hex, for codes listed in \"options\"");
+                "the query's option with that code, 0x-hex, if listed in \"options\"");
         break;
     case RS_BLOCK_RESPONSE4:
         doc_fields(&d, "KEA_RESPONSE4", &pkt4, NULL);
@@ -387,7 +387,7 @@ void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc
                 "number of relays the query passed through (0: not relayed)");
         doc_fields(&d, "KEA_QUERY6_RELAY<i>", &relay6, NULL);
         doc_one(&d, "KEA_QUERY6_OPTION<code>", "hex",
-                "option <code> of the query, 0x-hex, for codes listed in \"options\"");
+                "the query's option with that code, 0x-hex, if listed in \"options\"");
         break;
     case RS_BLOCK_RESPONSE6:
         doc_fields(&d, "KEA_RESPONSE6", &pkt6, NULL);
