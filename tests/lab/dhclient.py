@@ -2,18 +2,19 @@
 
 Each DhClient has its own (empty) config, lease, pid and script files in
 the work directory, so the host's /etc/dhcp and /var/lib/dhcp are never
-read or written. After `-1` obtains a lease dhclient stays in the background
-to renew it; release*() and close() stop it, and Network.close() kills
-whatever is left in the namespace anyway.
+read or written. dhclient runs in the foreground (-d), so it stays our
+child: once it has a lease it keeps renewing it until release*() or
+close(), and Network.close() stops it anyway.
 """
 
 import os
 import re
 import shutil
-import signal
+import subprocess
 from dataclasses import dataclass
 
-from .netns import CLIENT_IFACE
+from .netns import CLIENT_IFACE, stop_process
+from .wait import wait_until
 
 # The hook script dhclient runs. It only manages the v4 address on veth-c,
 # inside the client namespace: dhclient sends its RELEASE unicast through
@@ -46,6 +47,7 @@ class DhClient:
         self.config = self._file("dhclient.conf", "")
         self.script = self._file("script.sh", _SCRIPT.format(ip=shutil.which("ip")))
         os.chmod(self.script, 0o755)
+        self._procs = {}  # family -> the running dhclient
 
     def _file(self, name, text):
         path = os.path.join(self.dir, name)
@@ -53,55 +55,73 @@ class DhClient:
             f.write(text)
         return path
 
-    def _run(self, family, flags, timeout):
-        lease_file = os.path.join(self.dir, f"leases{family}")
-        argv = ["dhclient", f"-{family}", *flags, "-v", "-cf", self.config, "-lf", lease_file,
-                "-pf", self._pid_file(family), "-sf", self.script, CLIENT_IFACE]
-        result = self.netns.run(argv, timeout=timeout, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"dhclient {' '.join(flags)} failed ({result.returncode}):\n{result.stderr}")
-        return lease_file
+    def _argv(self, family, flags):
+        return ["dhclient", f"-{family}", *flags, "-v", "-cf", self.config, "-lf", self._lease_file(family),
+                "-pf", os.path.join(self.dir, f"dhclient{family}.pid"), "-sf", self.script, CLIENT_IFACE]
 
-    def _pid_file(self, family):
-        return os.path.join(self.dir, f"dhclient{family}.pid")
+    def _lease_file(self, family):
+        return os.path.join(self.dir, f"leases{family}")
+
+    def _obtain(self, family, flags, timeout):
+        """Start `dhclient -d -1 flags`; return the lease text it appends."""
+        lease_file = self._lease_file(family)
+        offset = os.path.getsize(lease_file) if os.path.exists(lease_file) else 0
+        with open(os.path.join(self.dir, f"dhclient{family}.out"), "ab") as out:
+            proc = self.netns.popen(self._argv(family, ["-d", "-1", *flags]), stdout=out, stderr=subprocess.STDOUT)
+        self._procs[family] = proc
+
+        def new_lease():
+            if proc.poll() is not None:
+                raise RuntimeError(f"dhclient -{family} exited with {proc.returncode}, see {out.name}")
+            try:
+                with open(lease_file) as f:
+                    f.seek(offset)
+                    text = f.read()
+            except FileNotFoundError:
+                return None
+            return text if text.rstrip().endswith("}") else None  # the whole lease is written
+
+        return wait_until(new_lease, timeout=timeout, what=f"a lease from dhclient -{family}")
+
+    def _release(self, family, flags, timeout):
+        """`dhclient -r`: it stops the running dhclient (via the pid file) and releases."""
+        result = self.netns.run(self._argv(family, ["-r", *flags]), timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"dhclient -{family} -r failed ({result.returncode}):\n{result.stderr}")
+        stop_process(self._procs.pop(family))  # already killed by -r: this reaps it
 
     def lease4(self, timeout=30):
-        """DISCOVER/REQUEST once (`dhclient -4 -1`); return the bound address."""
-        lease_file = self._run(4, ["-1"], timeout)
-        with open(lease_file) as f:
-            addresses = re.findall(r"fixed-address ([\d.]+);", f.read())
-        assert addresses, f"dhclient -4 wrote no lease to {lease_file}"
+        """DISCOVER/REQUEST; return the bound address."""
+        addresses = re.findall(r"fixed-address ([\d.]+);", self._obtain(4, [], timeout))
+        assert addresses, "dhclient -4 wrote a lease without an address"
         return addresses[-1]
 
     def release4(self, timeout=30):
-        """Stop the background dhclient and send DHCPRELEASE (`dhclient -4 -r`)."""
-        self._run(4, ["-r"], timeout)
+        """Send DHCPRELEASE and stop dhclient -4."""
+        self._release(4, [], timeout)
 
     def lease6(self, na=True, pd=True, timeout=30):
-        """SOLICIT/REQUEST once (`dhclient -6 -1` with -N and/or -P); return the last lease."""
-        lease_file = self._run(6, ["-1"] + (["-N"] if na else []) + (["-P"] if pd else []), timeout)
-        with open(lease_file) as f:
-            last = f.read().rpartition("lease6 {")[2]
+        """SOLICIT/REQUEST an address (-N) and/or a prefix (-P); return the lease."""
+        last = self._obtain(6, _ia_flags(na, pd), timeout).rpartition("lease6 {")[2]
         return Lease6(addresses=re.findall(r"iaaddr ([0-9a-f:]+) \{", last),
                       prefixes=re.findall(r"iaprefix ([0-9a-f:]+/\d+) \{", last))
 
     def release6(self, na=True, pd=True, timeout=30):
-        """Stop the background dhclient and send RELEASE (`dhclient -6 -r`)."""
-        self._run(6, ["-r"] + (["-N"] if na else []) + (["-P"] if pd else []), timeout)
+        """Send RELEASE and stop dhclient -6."""
+        self._release(6, _ia_flags(na, pd), timeout)
 
     def close(self):
-        """Kill background dhclients this object started (if still running)."""
-        for family in (4, 6):
-            try:
-                with open(self._pid_file(family)) as f:
-                    pid = int(f.read().strip() or 0)
-            except (FileNotFoundError, ValueError):
-                continue
-            if pid and pid in self.netns.pids():
-                os.kill(pid, signal.SIGKILL)
+        """Stop the dhclients still running (without releasing)."""
+        for proc in self._procs.values():
+            stop_process(proc)
+        self._procs.clear()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _ia_flags(na, pd):
+    return (["-N"] if na else []) + (["-P"] if pd else [])

@@ -3,8 +3,9 @@
 Direct messages go through a packet socket on veth-c, so any chaddr can be
 used as the source MAC, exactly like a real client with that MAC, and the
 replies Kea unicasts to that MAC are seen although it is not veth-c's own
-(veth-c is promiscuous). Relayed messages are ordinary UDP from RELAY_V4:67
-to the server, which answers the relay on port 67.
+(a veth delivers every frame; packet sockets get "other host" ones too).
+Relayed messages are ordinary UDP from RELAY_V4:67 to the server, which
+answers the relay on port 67.
 """
 
 import random
@@ -59,11 +60,11 @@ def _reply(bootp):
 class Dhcp4Client:
     """Sends DHCPv4 messages from the client namespace of `net` (a Network).
 
-    Every message takes the client's identity as keyword arguments:
-    `mac` (chaddr and source MAC), and optionally `hostname` (option 12),
-    `vendor_class` (60), `client_id` (61, bytes or str), `xid`,
-    `broadcast` (ask for broadcast replies). Methods that expect an answer
-    return a Reply4, or None if none came within `timeout` seconds."""
+    Every message takes the client's `mac` (chaddr and source MAC) and,
+    as keyword arguments, optionally `hostname` (option 12), `vendor_class`
+    (60), `client_id` (61, bytes or str), `xid`, `broadcast` (ask for
+    broadcast replies). Methods that expect an answer return a Reply4, or
+    None if none came within `timeout` seconds."""
 
     def __init__(self, net, timeout=3.0):
         self.net = net
@@ -116,7 +117,7 @@ class Dhcp4Client:
         assert ack and ack.type == "DHCPACK", f"no ACK for {mac} {offer.yiaddr}: {ack}"
         return ack
 
-    # --- as a relay agent (giaddr = RELAY_V4, needs net.add_relay_address()) --
+    # --- as a relay agent at RELAY_V4 (giaddr), which is added to veth-c ----
 
     def relayed_discover(self, mac, circuit_id=None, remote_id=None, subscriber_id=None, **ident):
         """DHCPDISCOVER relayed through RELAY_V4 with option 82; return the OFFER."""
@@ -161,6 +162,7 @@ class Dhcp4Client:
 
     def _relayed(self, msg_type, mac, extra, rai, **ident):
         if self._relay_sock is None:
+            self.net.add_relay_address()
             with self.net.client.entered():
                 self._relay_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 self._relay_sock.bind((RELAY_V4, 67))

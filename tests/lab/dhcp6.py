@@ -98,11 +98,12 @@ def _dissect(data):
 class Dhcp6Client:
     """Sends DHCPv6 messages from the client namespace of `net` (a Network).
 
-    Identity keyword arguments, accepted by every message: `mac` (the
-    DUID-LL), `iaid_na`, `iaid_pd`, `fqdn` (client FQDN option, e.g.
-    "host.example.com."), `xid`. Messages carrying a lease take the Reply6
-    that granted it and repeat its IAs. Methods return the Reply6, or None
-    if nothing came within `timeout` seconds."""
+    Every message takes the client's `mac` (sent as a DUID-LL) and, as
+    keyword arguments, optionally `fqdn` (client FQDN option, e.g.
+    "host.example.com.") and `xid`; new IAs take `iaid_na` / `iaid_pd`
+    (default 1 and 2). Messages about a lease take the Reply6 that granted
+    it and repeat its IAs. Methods return the Reply6, or None if nothing
+    came within `timeout` seconds."""
 
     def __init__(self, net, timeout=3.0):
         self.net = net

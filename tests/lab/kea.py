@@ -12,10 +12,9 @@ import re
 import signal
 import socket
 import subprocess
-import time
 
 from .netns import RELAY_V4, SERVER_IFACE, stop_process
-from .wait import WaitTimeout, wait_until
+from .wait import wait_until
 
 KEA_BIN = {4: "/usr/sbin/kea-dhcp4", 6: "/usr/sbin/kea-dhcp6"}
 DEBIAN_HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
@@ -52,10 +51,12 @@ def _common(version, workdir, *, valid_lifetime, persist, multi_threading, hooks
         "valid-lifetime": valid_lifetime,
         "decline-probation-period": 3,
         # Reclaim every second so that lease*_expire / lease*_recover fire
-        # within a few seconds of a lease running out.
+        # within a few seconds of a lease running out. A non-zero flush
+        # timer makes Kea keep reclaimed leases (remove_lease = false in
+        # lease*_expire), as in the reference recordings.
         "expired-leases-processing": {
             "reclaim-timer-wait-time": 1,
-            "flush-reclaimed-timer-wait-time": 0,
+            "flush-reclaimed-timer-wait-time": 5,
             "hold-reclaimed-time": 60,
             "max-reclaim-time": 0,
             "max-reclaim-leases": 0,
@@ -138,9 +139,15 @@ class KeaServer:
         self.socket_path = config[f"Dhcp{self.version}"]["control-socket"]["socket-name"]
         self._start(start_timeout)
 
-    def _start(self, timeout):
+    def _write_config(self):
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=2)
+
+    def _start(self, timeout):
+        self._write_config()
+        # A restarted server (same work directory) appends to the same log:
+        # this instance's part starts here.
+        self._log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                "KEA_PIDFILE_DIR": self.workdir, "KEA_LOCKFILE_DIR": self.workdir}
         with open(self.output_path, "ab") as out:
@@ -164,10 +171,11 @@ class KeaServer:
             raise KeaError(f"kea-dhcp{self.version} could not open its sockets: {failed}")
 
     def log(self):
-        """Kea's log file as text ('' before Kea created it)."""
+        """What this Kea instance logged so far, as text."""
         try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
@@ -182,8 +190,10 @@ class KeaServer:
 
     def wait_log(self, pattern, count=1, timeout=10):
         """Wait until at least `count` log lines match `pattern`; return them."""
-        return wait_until(lambda: len(self.log_lines(pattern)) >= count and self.log_lines(pattern),
-                          timeout=timeout, what=f"{count}x /{pattern}/ in {self.log_path}")
+        def enough():
+            lines = self.log_lines(pattern)
+            return lines if len(lines) >= count else None
+        return wait_until(enough, timeout=timeout, what=f"{count}x /{pattern}/ in {self.log_path}")
 
     def command(self, name, arguments=None, timeout=10):
         """Send a control command (e.g. "leases-reclaim", "statistic-get-all")
@@ -191,25 +201,14 @@ class KeaServer:
         request = {"command": name}
         if arguments is not None:
             request["arguments"] = arguments
+        chunks = []
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(self.socket_path)
             sock.sendall(json.dumps(request).encode())
-            data = b""
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                try:
-                    response = json.loads(data)
-                    break
-                except ValueError:
-                    continue
-            else:
-                raise WaitTimeout(f"no complete answer to {name} in {timeout}s")
-        response = json.loads(data)
+            while chunk := sock.recv(65536):  # Kea answers once, then closes
+                chunks.append(chunk)
+        response = json.loads(b"".join(chunks))
         if response.get("result") not in (0, 3):  # 3 = empty, e.g. nothing to reclaim
             raise KeaError(f"{name}: {response}")
         return response.get("arguments", response.get("text"))
@@ -220,8 +219,7 @@ class KeaServer:
     def reload(self, timeout=10):
         """Rewrite the config file from self.config and SIGHUP Kea, which
         re-reads it (and unloads/reloads its hook libraries)."""
-        with open(self.config_path, "w") as f:
-            json.dump(self.config, f, indent=2)
+        self._write_config()
         done = rf"DHCP{self.version}_DYNAMIC_RECONFIGURATION_(SUCCESS|FAIL)"
         before = len(self.log_lines(done))
         os.kill(self.proc.pid, signal.SIGHUP)
@@ -231,8 +229,9 @@ class KeaServer:
 
     def stop(self, timeout=10):
         """SIGTERM, then SIGKILL after `timeout`s. Returns Kea's exit status."""
-        stop_process(self.proc, timeout=timeout)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout=timeout)
+
+    close = stop  # every object a Lab owns closes the same way
 
     def __enter__(self):
         return self

@@ -11,6 +11,7 @@ namespaces, whatever state the test left them in.
 """
 
 import os
+import shutil
 import tempfile
 
 from . import kea
@@ -23,13 +24,20 @@ from .recorder import Recorder
 
 
 class Lab:
-    """A Network plus a work directory (`workdir`, created if not given)."""
+    """A Network plus a work directory: `workdir` if given (kept), else a
+    temporary one, removed by close() unless keep_workdir is true."""
 
-    def __init__(self, workdir=None):
+    def __init__(self, workdir=None, keep_workdir=False):
+        self._remove_workdir = workdir is None and not keep_workdir
         self.workdir = str(workdir) if workdir else tempfile.mkdtemp(prefix="kealab-")
         os.makedirs(self.workdir, exist_ok=True)
         self._closers = []
-        self.net = Network()
+        try:
+            self.net = Network()
+        except BaseException:
+            if self._remove_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
 
     def config4(self, **kwargs):
         """kea.config4() with this lab's work directory."""
@@ -65,7 +73,7 @@ class Lab:
         return perfdhcp(self.net, **kwargs)
 
     def _own(self, thing):
-        self._closers.append(thing.stop if isinstance(thing, kea.KeaServer) else thing.close)
+        self._closers.append(thing.close)
         return thing
 
     def close(self):
@@ -76,6 +84,8 @@ class Lab:
         finally:
             self._closers.clear()
             self.net.close()
+            if self._remove_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -55,27 +55,19 @@ def _setns(fd):
 
 
 def stop_process(proc, timeout=5):
-    """SIGTERM the process group of `proc` (a Popen), SIGKILL it if it is
-    still there after `timeout` seconds; reap it. Safe to call twice."""
+    """SIGTERM `proc` (a Popen), SIGKILL it if it is still there after
+    `timeout` seconds; reap it; return its exit status. Only the process
+    itself is signalled, as a service manager would: what it spawned (hook
+    scripts) sees a normal shutdown, and Netns.stop_all() kills leftovers."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
         if proc.poll() is not None:
             break
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
+        proc.send_signal(sig)
         try:
             proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
-            continue
-    # The group may hold children (e.g. a script Kea spawned) after the
-    # leader exited; they are ours too.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if proc.poll() is None:
-        proc.wait(timeout=5)
+            pass
+    return proc.poll()
 
 
 class Netns:
@@ -104,12 +96,11 @@ class Netns:
 
     def stop_all(self):
         """Stop what popen() started, then SIGKILL anything else still in
-        the namespace (daemons that forked away, e.g. dhclient)."""
+        the namespace (e.g. scripts Kea spawned and left running)."""
         for proc in reversed(self._procs):
             stop_process(proc)
         self._procs.clear()
-        pids = self.pids()
-        for pid in pids:
+        for pid in self.pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -137,9 +128,16 @@ class Netns:
             finally:
                 _setns(home.fileno())
 
+    def _link(self, iface):
+        return json.loads(_ip("-n", self.name, "-j", "link", "show", iface))[0]
+
     def mac(self, iface):
         """The MAC address of `iface` in this namespace."""
-        return json.loads(_ip("-n", self.name, "-j", "link", "show", iface))[0]["address"]
+        return self._link(iface)["address"]
+
+    def ifindex(self, iface):
+        """The interface index of `iface` in this namespace."""
+        return self._link(iface)["ifindex"]
 
     def _link_local_info(self, iface):
         out = json.loads(_ip("-n", self.name, "-j", "-6", "addr", "show", "dev", iface, "scope", "link"))
@@ -152,9 +150,6 @@ class Netns:
     def link_local_ready(self, iface):
         """True once `iface` has a non-tentative link-local address."""
         return any(not info.get("tentative") for info in self._link_local_info(iface))
-
-    def ifindex(self, iface):
-        return json.loads(_ip("-n", self.name, "-j", "link", "show", iface))[0]["ifindex"]
 
 
 class Network:
@@ -190,9 +185,7 @@ class Network:
         _ip("-n", self.server.name, "addr", "add", f"{SERVER_V4}/{SERVER_V4_PREFIXLEN}", "dev", SERVER_IFACE)
         _ip("-n", self.server.name, "addr", "add", f"{SERVER_V6}/{SERVER_V6_PREFIXLEN}", "dev", SERVER_IFACE)
         _ip("-n", self.server.name, "link", "set", SERVER_IFACE, "up")
-        # Promiscuous: Kea unicasts v4 replies to the chaddr we invent, which
-        # is not veth-c's own MAC, and the packet socket must still see them.
-        _ip("-n", self.client.name, "link", "set", CLIENT_IFACE, "promisc", "on", "up")
+        _ip("-n", self.client.name, "link", "set", CLIENT_IFACE, "up")
         wait_until(lambda: self.server.link_local_ready(SERVER_IFACE) and self.client.link_local_ready(CLIENT_IFACE),
                    timeout=5, what="link-local addresses")
 

@@ -33,12 +33,12 @@ f="$out/$(/bin/date +%s%N)-$$"
 @dataclass
 class Call:
     """One recorded invocation of the script."""
-    hook: str                      # argv[1]
-    argv: list                     # argv[1:]
-    env: dict                      # name -> value as str (undecodable bytes kept via surrogateescape)
+    hook: str       # argv[1]
+    argv: list      # argv[1:]
+    env: dict       # name -> value as str (undecodable bytes kept via surrogateescape)
     raw_env: dict = field(repr=False)  # name -> value as bytes, exactly as received
-    time_ns: int = 0               # when the script started
-    pid: int = 0
+    time_ns: int = field(repr=False)   # when the script started
+    pid: int = field(repr=False)
 
 
 class Recorder:
@@ -57,7 +57,7 @@ class Recorder:
     def calls(self, hook=None):
         """Recorded calls in start order, optionally only those for `hook`."""
         names = [n for n in os.listdir(self.dir) if n.endswith(".call")]
-        names.sort(key=lambda n: tuple(int(part) for part in n[:-5].split("-")))
+        names.sort(key=_time_and_pid)
         calls = [self._read(n) for n in names]
         return [c for c in calls if hook is None or c.hook == hook]
 
@@ -67,8 +67,18 @@ class Recorder:
 
     def wait_for(self, hook=None, count=1, timeout=10):
         """Wait until at least `count` calls (for `hook`, if given) were recorded; return them."""
-        return wait_until(lambda: len(self.calls(hook)) >= count and self.calls(hook),
-                          timeout=timeout, what=f"{count} call(s) of {hook or 'any hook'} in {self.dir}")
+        def enough():
+            calls = self.calls(hook)
+            return calls if len(calls) >= count else None
+        return wait_until(enough, timeout=timeout, what=f"{count} call(s) of {hook or 'any hook'} in {self.dir}")
+
+    def wait_for_each(self, hook, variable, values, timeout=10):
+        """Wait until `hook` was called with `variable` equal to each of
+        `values`; return {value: the latest such Call}."""
+        def by_value():
+            seen = {c.env.get(variable): c for c in self.calls(hook)}
+            return seen if set(values) <= seen.keys() else None
+        return wait_until(by_value, timeout=timeout, what=f"{hook} with {variable} in {sorted(values)}")
 
     def clear(self):
         """Forget everything recorded so far."""
@@ -86,7 +96,13 @@ class Recorder:
             key = key.decode(errors="surrogateescape")
             if key not in SHELL_VARIABLES:
                 raw_env[key] = value
-        time_ns, pid = (int(part) for part in name[:-5].split("-"))
+        time_ns, pid = _time_and_pid(name)
         return Call(hook=argv[0] if argv else "", argv=argv,
                     env={k: v.decode(errors="surrogateescape") for k, v in raw_env.items()},
                     raw_env=raw_env, time_ns=time_ns, pid=pid)
+
+
+def _time_and_pid(name):
+    """`<time_ns>-<pid>.call` -> (time_ns, pid)."""
+    time_ns, pid = name[:-len(".call")].split("-")
+    return int(time_ns), int(pid)

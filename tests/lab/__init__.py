@@ -1,0 +1,17 @@
+"""End-to-end lab for kea-hook-runscript: real Kea, real and crafted clients,
+two network namespaces, no pytest needed (tests/e2e and demo/ share it).
+
+Modules: netns (namespaces, veth, processes), kea (configs, KeaServer),
+recorder (the hook script that records calls), dhcp4 / dhcp6 (scapy
+clients and relays), dhclient, perfdhcp, lab (Lab, which ties them together).
+Import as `lab` with tests/ on sys.path, or as `tests.lab` from the repo root.
+"""
+
+from .kea import KeaServer, config4, config6, hook
+from .lab import Lab
+from .netns import Network, sweep_stale
+from .recorder import Call, Recorder
+from .wait import WaitTimeout, wait_until
+
+__all__ = ["Call", "KeaServer", "Lab", "Network", "Recorder", "WaitTimeout",
+           "config4", "config6", "hook", "sweep_stale", "wait_until"]
