@@ -1,4 +1,5 @@
 #include "config.h"
+#include "frame.h"
 #include "json.h"
 
 #include <errno.h>
@@ -202,6 +203,87 @@ static int parse_options(struct ctx *ctx, const char *key, const struct json *va
     return 0;
 }
 
+static int parse_count(struct ctx *ctx, const char *key, const struct json *value, long long max,
+                       unsigned *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_NUMBER);
+    if (rc)
+        return rc;
+    if (!value->is_integer || value->integer < 1 || value->integer > max)
+        return config_error(ctx, "parameter '%s%s' must be a whole number from 1 to %lld",
+                            ctx->where, key, max);
+    *out = (unsigned)value->integer;
+    return 0;
+}
+
+enum { QUEUE_LIMIT_SET = 1, MAX_CONCURRENCY_SET = 2, ON_FULL_SET = 4 };
+
+static int parse_queue_limit(struct ctx *ctx, const char *key, const struct json *value,
+                             struct rs_script_config *out)
+{
+    out->queue_keys_set |= QUEUE_LIMIT_SET;
+    return parse_count(ctx, key, value, RS_MAX_QUEUE_LIMIT, &out->queue_limit);
+}
+
+static int parse_max_concurrency(struct ctx *ctx, const char *key, const struct json *value,
+                                 struct rs_script_config *out)
+{
+    out->queue_keys_set |= MAX_CONCURRENCY_SET;
+    return parse_count(ctx, key, value, 64, &out->max_concurrency);
+}
+
+static int parse_on_full(struct ctx *ctx, const char *key, const struct json *value,
+                         struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_STRING);
+    if (rc)
+        return rc;
+    out->queue_keys_set |= ON_FULL_SET;
+    if (strcmp(value->string, "block") == 0 || strcmp(value->string, "drop") == 0) {
+        out->drop_when_full = strcmp(value->string, "drop") == 0;
+        return 0;
+    }
+    return config_error(ctx, "parameter '%s%s' must be \"block\" or \"drop\", not \"%s\"",
+                        ctx->where, key, value->string);
+}
+
+/* Looks `value` up in `names` (NULL-terminated); returns its index or -1 (and an error). */
+static int parse_choice(struct ctx *ctx, const char *key, const struct json *value,
+                        const char *const *names, const char *expected)
+{
+    if (expect_type(ctx, key, value, JSON_STRING))
+        return -1;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(value->string, names[i]) == 0)
+            return i;
+    config_error(ctx, "parameter '%s%s' must be %s, not \"%s\"", ctx->where, key, expected,
+                 value->string);
+    return -1;
+}
+
+static int parse_mode(struct ctx *ctx, const char *key, const struct json *value,
+                      struct rs_script_config *out)
+{
+    static const char *const names[] = {"exec", "worker", NULL};
+    int i = parse_choice(ctx, key, value, names, "\"exec\" or \"worker\"");
+    if (i < 0)
+        return -EINVAL;
+    out->mode = (enum rs_mode)i;
+    return 0;
+}
+
+static int parse_format(struct ctx *ctx, const char *key, const struct json *value,
+                        struct rs_script_config *out)
+{
+    static const char *const names[] = {"env", "json", NULL};
+    int i = parse_choice(ctx, key, value, names, "\"env\" or \"json\"");
+    if (i < 0)
+        return -EINVAL;
+    out->format = i == 0 ? RS_FORMAT_ENV : RS_FORMAT_JSON;
+    out->format_set = true;
+    return 0;
+}
+
 typedef int (*setting_parser)(struct ctx *ctx, const char *key, const struct json *value,
                               struct rs_script_config *out);
 
@@ -212,10 +294,17 @@ static const struct setting {
     {"script", parse_path},      {"wait", parse_wait},       {"hooks", parse_hooks},
     {"timeout-ms", parse_timeout}, {"on-failure", parse_on_failure}, {"env", parse_env},
     {"options", parse_options},
+    {"queue-limit", parse_queue_limit},
+    {"max-concurrency", parse_max_concurrency},
+    {"on-full", parse_on_full},
+    {"mode", parse_mode},
+    {"format", parse_format},
 };
 
 #define NR_SETTINGS (sizeof(settings) / sizeof(settings[0]))
-#define KNOWN_KEYS "script, scripts, wait, hooks, timeout-ms, on-failure, env, options"
+#define ENTRY_KEYS                                                                                 \
+    "script, wait, hooks, timeout-ms, on-failure, env, options, queue-limit, max-concurrency, "    \
+    "on-full, mode, format"
 
 static const struct setting *find_setting(const char *key)
 {
@@ -237,6 +326,9 @@ static int script_copy(struct rs_script_config *to, const struct rs_script_confi
 {
     *to = *from;
     to->path = NULL;
+    /* Inherited settings are defaults, not this entry's choice. */
+    to->queue_keys_set = 0;
+    to->format_set = false;
     strvec_init(&to->env);
     if (from->path && !(to->path = strdup(from->path)))
         return -ENOMEM;
@@ -258,8 +350,8 @@ static int apply_settings(struct ctx *ctx, const struct json *object, bool top_l
             continue;
         const struct setting *setting = find_setting(key);
         if (!setting)
-            return config_error(ctx, "unknown parameter '%s%s' (known: %s)", ctx->where, key,
-                                top_level ? KNOWN_KEYS : KNOWN_KEYS + strlen("script, scripts, "));
+            return config_error(ctx, "unknown parameter '%s%s' (known: %s%s)", ctx->where, key,
+                                ENTRY_KEYS, top_level ? ", scripts" : "");
         int rc = setting->parse(ctx, key, object->items[i], out);
         if (rc)
             return rc;
@@ -273,6 +365,21 @@ static int check_script(struct ctx *ctx, const struct rs_script_config *script)
 {
     if (!script->path)
         return config_error(ctx, "parameter '%sscript' is missing: it names the program to run",
+                            ctx->where);
+    if (script->wait && script->queue_keys_set)
+        return config_error(ctx, "parameter '%s%s' applies to scripts with \"wait\": false "
+                                 "only: Kea runs a waited-for script at once, in its own thread",
+                            ctx->where,
+                            script->queue_keys_set & QUEUE_LIMIT_SET       ? "queue-limit"
+                            : script->queue_keys_set & MAX_CONCURRENCY_SET ? "max-concurrency"
+                                                                           : "on-full");
+    if (script->mode == RS_MODE_EXEC && script->format_set)
+        return config_error(ctx, "parameter '%sformat' applies to \"mode\": \"worker\" only",
+                            ctx->where);
+    if (script->mode == RS_MODE_WORKER && script->max_concurrency > 1 &&
+        (script->queue_keys_set & MAX_CONCURRENCY_SET))
+        return config_error(ctx, "parameter '%smax-concurrency': a worker takes one event at a "
+                                 "time; start several script entries for more",
                             ctx->where);
     if (script->on_failure == RS_ON_FAILURE_CONTINUE)
         return 0;
@@ -330,7 +437,11 @@ int rs_config_parse(const char *json, struct rs_config *config, char *err, size_
 {
     struct ctx ctx = {err, err_size, ""};
     struct rs_script_config defaults = {
-        .wait = true, .hooks = rs_hook_default_set()};
+        .wait = true,
+        .hooks = rs_hook_default_set(),
+        .queue_limit = RS_DEFAULT_QUEUE_LIMIT,
+        .max_concurrency = RS_DEFAULT_MAX_CONCURRENCY,
+        .format = RS_FORMAT_ENV};
     char parse_err[200];
     int rc;
 

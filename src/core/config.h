@@ -27,8 +27,15 @@
 #define RS_DEFAULT_TIMEOUT_MS 30000
 #define RS_MAX_TIMEOUT_MS 3600000
 #define RS_MAX_OPTIONS 64
+/* Queue of a script Kea does not wait for (src/core/queue.h). */
+#define RS_DEFAULT_QUEUE_LIMIT 10000
+#define RS_MAX_QUEUE_LIMIT 1000000
+#define RS_DEFAULT_MAX_CONCURRENCY 4
 
 enum rs_on_failure { RS_ON_FAILURE_CONTINUE, RS_ON_FAILURE_SKIP, RS_ON_FAILURE_DROP };
+
+/* "exec": one process per event. "worker": one process for all events (src/core/worker.h). */
+enum rs_mode { RS_MODE_EXEC, RS_MODE_WORKER };
 
 struct rs_script_config {
     char *path;                    /* argv[0] */
@@ -40,6 +47,15 @@ struct rs_script_config {
     struct strvec env;             /* fixed "NAME=value" pairs from "env" */
     uint16_t options[RS_MAX_OPTIONS]; /* query option codes to export from "options" */
     size_t nr_options;
+    enum rs_mode mode;
+    int format;              /* enum rs_format, for workers */
+    bool format_set;         /* "format" given in this script's own map */
+    /* For "wait": false only. */
+    unsigned queue_limit;     /* events waiting, at most */
+    unsigned max_concurrency; /* runs at once, at most */
+    bool drop_when_full;      /* "on-full": "drop"; else Kea waits for room */
+    unsigned queue_keys_set;  /* which of the three this script's own map set, to refuse them
+                               * with "wait": true rather than ignore them */
 };
 
 struct rs_config {

@@ -1,6 +1,8 @@
 #include "engine.h"
 #include "job.h"
+#include "queue.h"
 #include "supervisor.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 
 struct rs_engine {
     struct rs_config config;
+    struct rs_queue **queues;   /* per script; NULL for waited-for scripts */
+    struct rs_worker **workers; /* per script; NULL unless "mode": "worker" */
     const struct rs_logger *log;
     struct rs_supervisor *supervisor;
     rs_hook_set hooks;
@@ -30,6 +34,64 @@ static void collect_option_codes(struct rs_engine *engine)
     }
 }
 
+static void deliver_to_worker(void *ctx, const char *hook, char *const envp[])
+{
+    rs_worker_deliver(ctx, hook, envp, true);
+}
+
+/* Starts what script `i` needs beyond its configuration: a worker process, a queue. */
+static int start_script(struct rs_engine *engine, size_t i)
+{
+    const struct rs_script_config *script = &engine->config.scripts[i];
+    int rc = 0;
+    if (script->mode == RS_MODE_WORKER) {
+        struct rs_event base;
+        rs_event_init(&base, RS_HOOK_LOAD);
+        char **envp = rs_event_envp(&base, &script->env, NULL, 0);
+        struct rs_worker_config wc = {script->path, (enum rs_format)script->format,
+                                      rs_script_timeout_ms(script), envp};
+        rc = envp ? rs_worker_start(&engine->workers[i], &wc, engine->supervisor, engine->log)
+                  : -ENOMEM;
+        free(envp);
+        rs_event_release(&base);
+        if (rc)
+            return rc;
+    }
+    if (script->wait)
+        return 0;
+    bool worker = script->mode == RS_MODE_WORKER;
+    struct rs_queue_config qc = {
+        .script = script->path,
+        .timeout_ms = rs_script_timeout_ms(script),
+        .limit = script->queue_limit,
+        .lanes = worker ? 1 : script->max_concurrency,
+        .drop_when_full = script->drop_when_full,
+        .deliver = worker ? deliver_to_worker : NULL,
+        .deliver_ctx = engine->workers[i],
+    };
+    return rs_queue_start(&engine->queues[i], &qc, engine->log);
+}
+
+/* Queues first (they may still feed workers), then workers; all within one deadline. */
+static void stop_scripts(struct rs_engine *engine, unsigned drain_ms)
+{
+    int64_t deadline = rs_now_ms() + drain_ms;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < engine->config.nr_scripts; i++) {
+            int64_t left = deadline - rs_now_ms();
+            unsigned ms = left > 0 ? (unsigned)left : 0;
+            if (pass == 0 && engine->queues && engine->queues[i])
+                rs_queue_stop(engine->queues[i], ms);
+            if (pass == 1 && engine->workers && engine->workers[i])
+                rs_worker_stop(engine->workers[i], ms < RS_WORKER_GRACE_MS ? ms : RS_WORKER_GRACE_MS);
+        }
+    }
+    free(engine->queues);
+    free(engine->workers);
+    engine->queues = NULL;
+    engine->workers = NULL;
+}
+
 int rs_engine_new(const char *params_json, const struct rs_logger *log, struct rs_engine **out,
                   char *err, size_t err_size)
 {
@@ -47,12 +109,29 @@ int rs_engine_new(const char *params_json, const struct rs_logger *log, struct r
         snprintf(err, err_size, "cannot start the supervisor thread: %s", strerror(-rc));
         goto release_config;
     }
-    for (size_t i = 0; i < engine->config.nr_scripts; i++)
-        engine->hooks |= engine->config.scripts[i].hooks;
+    engine->queues = calloc(engine->config.nr_scripts, sizeof(*engine->queues));
+    engine->workers = calloc(engine->config.nr_scripts, sizeof(*engine->workers));
+    if (!engine->queues || !engine->workers) {
+        rc = -ENOMEM;
+        snprintf(err, err_size, "out of memory");
+        goto stop_all;
+    }
+    for (size_t i = 0; i < engine->config.nr_scripts; i++) {
+        const struct rs_script_config *script = &engine->config.scripts[i];
+        engine->hooks |= script->hooks;
+        rc = start_script(engine, i);
+        if (rc) {
+            snprintf(err, err_size, "cannot start %s: %s", script->path, strerror(-rc));
+            goto stop_all;
+        }
+    }
     collect_option_codes(engine);
     *out = engine;
     return 0;
 
+stop_all:
+    stop_scripts(engine, 0);
+    rs_supervisor_stop(engine->supervisor, 0);
 release_config:
     rs_config_release(&engine->config);
 free_engine:
@@ -71,8 +150,25 @@ size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned sho
     return engine->nr_option_codes;
 }
 
-/* Starts one script for `ev`; waits for it if configured to. Returns how it went (a run handed to
- * the supervisor counts as a success: nobody waits for its outcome). */
+/* Queues a run of a script Kea does not wait for; the queue's own threads start it. */
+static void queue_script(struct rs_engine *engine, struct rs_queue *queue,
+                         const struct rs_script_config *script, const struct rs_event *ev)
+{
+    const char *hook = rs_hook_describe(ev->hook)->name;
+    /* A worker has its fixed "env" in its own environment already. */
+    const struct strvec *extra = script->mode == RS_MODE_WORKER ? NULL : &script->env;
+    char **envp = rs_event_envp(ev, extra, script->options, script->nr_options);
+    const struct strvec *keys = rs_event_keys(ev);
+    int rc = envp ? rs_queue_push(queue, hook, envp, (const char *const *)strvec_array(keys),
+                                  keys->nr)
+                  : -ENOMEM;
+    if (rc == -ENOMEM)
+        rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory; event lost",
+               script->path, hook);
+    free(envp);
+}
+
+/* Starts a waited-for script for `ev` and waits for it. Returns how it went. */
 static enum rs_outcome run_script(struct rs_engine *engine, const struct rs_script_config *script,
                                   const struct rs_event *ev)
 {
@@ -86,18 +182,32 @@ static enum rs_outcome run_script(struct rs_engine *engine, const struct rs_scri
     }
     if (rs_job_start(job, script->path, hook, envp, rs_script_timeout_ms(script), engine->log))
         goto out;
-    outcome = RS_OUTCOME_SUCCESS;
-    if (script->wait && rs_job_wait(job, true)) {
+    if (rs_job_wait(job, true)) {
         outcome = job->outcome;
         rs_job_release(job);
         goto out;
     }
-    if (script->wait)
-        outcome = job->outcome; /* timed out: the supervisor finishes it off */
+    outcome = job->outcome; /* timed out: the supervisor finishes it off */
     rs_supervisor_adopt(engine->supervisor, job);
     job = NULL;
 out:
     free(job);
+    free(envp);
+    return outcome;
+}
+
+/* Hands the event to a worker and waits for its answer. */
+static enum rs_outcome deliver_now(struct rs_engine *engine, size_t i, const struct rs_event *ev)
+{
+    const struct rs_script_config *script = &engine->config.scripts[i];
+    char **envp = rs_event_envp(ev, NULL, script->options, script->nr_options);
+    if (!envp) {
+        rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory", script->path,
+               rs_hook_describe(ev->hook)->name);
+        return RS_OUTCOME_NOT_RUN;
+    }
+    enum rs_outcome outcome =
+        rs_worker_deliver(engine->workers[i], rs_hook_describe(ev->hook)->name, envp, false);
     free(envp);
     return outcome;
 }
@@ -109,7 +219,12 @@ enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_e
         const struct rs_script_config *script = &engine->config.scripts[i];
         if (!(script->hooks & RS_HOOK_BIT(ev->hook)))
             continue;
-        enum rs_outcome outcome = run_script(engine, script, ev);
+        if (engine->queues[i]) {
+            queue_script(engine, engine->queues[i], script, ev);
+            continue;
+        }
+        enum rs_outcome outcome = engine->workers[i] ? deliver_now(engine, i, ev)
+                                                     : run_script(engine, script, ev);
         bool failed = outcome == RS_OUTCOME_FAILED || outcome == RS_OUTCOME_TIMEOUT;
         if (!failed || script->on_failure == RS_ON_FAILURE_CONTINUE)
             continue;
@@ -129,7 +244,10 @@ void rs_engine_free(struct rs_engine *engine)
 {
     if (!engine)
         return;
-    rs_supervisor_stop(engine->supervisor, RS_ENGINE_DRAIN_MS);
+    int64_t deadline = rs_now_ms() + RS_ENGINE_DRAIN_MS;
+    stop_scripts(engine, RS_ENGINE_DRAIN_MS);
+    int64_t left = deadline - rs_now_ms();
+    rs_supervisor_stop(engine->supervisor, left > 0 ? (unsigned)left : 0);
     rs_config_release(&engine->config);
     free(engine);
 }

@@ -16,6 +16,8 @@
 
 /* How long unload waits for scripts still running before it kills them. */
 #define RS_ENGINE_DRAIN_MS 5000
+/* How long a worker gets to exit by itself once its stdin is closed. */
+#define RS_WORKER_GRACE_MS 2000
 
 /* What the callout should tell Kea to do next (CalloutHandle's next-step status). */
 enum rs_next_step { RS_NEXT_CONTINUE, RS_NEXT_SKIP, RS_NEXT_DROP };

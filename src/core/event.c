@@ -152,6 +152,12 @@ static void add_var(struct rs_event *ev, const char *name, const char *value)
         ev->incomplete = true;
 }
 
+static void add_key(struct rs_event *ev, const char *key)
+{
+    if (key && *key && strvec_push(&ev->keys, key) != 0)
+        ev->incomplete = true;
+}
+
 static void add_fields(struct rs_event *ev, const char *prefix, const struct field_list *list,
                        bool (*keep)(const struct field *), const void *values)
 {
@@ -171,6 +177,7 @@ void rs_event_init(struct rs_event *ev, enum rs_hook hook)
     ev->hook = hook;
     strvec_init(&ev->env);
     strvec_init(&ev->options);
+    strvec_init(&ev->keys);
     ev->incomplete = false;
     add_var(ev, "PATH", RS_SCRIPT_PATH);
 }
@@ -179,11 +186,13 @@ void rs_event_release(struct rs_event *ev)
 {
     strvec_clear(&ev->env);
     strvec_clear(&ev->options);
+    strvec_clear(&ev->keys);
 }
 
 void rs_event_add_query4(struct rs_event *ev, const struct rs_pkt4 *pkt)
 {
     add_fields(ev, "KEA_QUERY4", &pkt4, NULL, pkt);
+    add_key(ev, pkt->hwaddr);
 }
 
 void rs_event_add_response4(struct rs_event *ev, const struct rs_pkt4 *pkt)
@@ -194,6 +203,7 @@ void rs_event_add_response4(struct rs_event *ev, const struct rs_pkt4 *pkt)
 void rs_event_add_query6(struct rs_event *ev, const struct rs_pkt6 *pkt)
 {
     add_fields(ev, "KEA_QUERY6", &pkt6, NULL, pkt);
+    add_key(ev, pkt->duid);
 }
 
 void rs_event_add_response6(struct rs_event *ev, const struct rs_pkt6 *pkt)
@@ -214,11 +224,15 @@ void rs_event_add_subnet6(struct rs_event *ev, const struct rs_subnet *sub)
 void rs_event_add_lease4(struct rs_event *ev, const struct rs_lease4 *lease)
 {
     add_fields(ev, "KEA_LEASE4", &lease4, NULL, lease);
+    add_key(ev, lease->address);
+    add_key(ev, lease->hwaddr);
 }
 
 void rs_event_add_lease6(struct rs_event *ev, const struct rs_lease6 *lease)
 {
     add_fields(ev, "KEA_LEASE6", &lease6, NULL, lease);
+    add_key(ev, lease->address);
+    add_key(ev, lease->client_duid);
 }
 
 void rs_event_add_fake_allocation(struct rs_event *ev, bool fake)
@@ -264,6 +278,7 @@ void rs_event_add_listed_lease4(struct rs_event *ev, enum rs_lease_list list, si
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "%s_AT%zu", list_prefix(4, list), index);
     add_fields(ev, prefix, &lease4, in_lease_list, lease);
+    add_key(ev, lease->address);
 }
 
 void rs_event_add_listed_lease6(struct rs_event *ev, enum rs_lease_list list, size_t index,
@@ -272,6 +287,7 @@ void rs_event_add_listed_lease6(struct rs_event *ev, enum rs_lease_list list, si
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "%s_AT%zu", list_prefix(6, list), index);
     add_fields(ev, prefix, &lease6, in_lease_list, lease);
+    add_key(ev, lease->address);
 }
 
 void rs_event_add_option(struct rs_event *ev, int family, unsigned short code, const char *hex)
@@ -304,6 +320,27 @@ static bool overridden(const char *pair, const struct strvec *extra)
     return false;
 }
 
+static bool requested(const struct rs_event *ev, size_t option, const unsigned short *codes,
+                      size_t nr_codes)
+{
+    for (size_t c = 0; c < nr_codes; c++)
+        if (codes[c] == ev->option_codes[option])
+            return true;
+    return false;
+}
+
+/* KEA_QUERY4_OPTION60 is both the raw vendor class and option 60 on request: the option wins. */
+static bool overridden_by_option(const char *pair, const struct rs_event *ev,
+                                 const unsigned short *codes, size_t nr_codes)
+{
+    size_t len = name_length(pair);
+    for (size_t i = 0; i < ev->options.nr; i++)
+        if (name_length(ev->options.items[i]) == len &&
+            memcmp(ev->options.items[i], pair, len) == 0 && requested(ev, i, codes, nr_codes))
+            return true;
+    return false;
+}
+
 char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
                      const unsigned short *codes, size_t nr_codes)
 {
@@ -313,18 +350,21 @@ char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
         return NULL;
     size_t n = 0;
     for (size_t i = 0; i < ev->env.nr; i++)
-        if (!overridden(ev->env.items[i], extra))
+        if (!overridden(ev->env.items[i], extra) &&
+            !overridden_by_option(ev->env.items[i], ev, codes, nr_codes))
             envp[n++] = ev->env.items[i];
     for (size_t i = 0; i < extra_nr; i++)
         envp[n++] = extra->items[i];
     for (size_t i = 0; i < ev->options.nr; i++)
-        for (size_t c = 0; c < nr_codes; c++)
-            if (codes[c] == ev->option_codes[i]) {
-                envp[n++] = ev->options.items[i];
-                break;
-            }
+        if (requested(ev, i, codes, nr_codes))
+            envp[n++] = ev->options.items[i];
     envp[n] = NULL;
     return envp;
+}
+
+const struct strvec *rs_event_keys(const struct rs_event *ev)
+{
+    return &ev->keys;
 }
 
 /* Documentation */

@@ -69,6 +69,9 @@ struct rs_lease6 {
 struct rs_event {
     enum rs_hook hook;
     struct strvec env;
+    /* What the event is about, for ordering (src/core/queue.h): its leases' addresses and the
+     * client's MAC or DUID. Filled as blocks are added. */
+    struct strvec keys;
     struct strvec options; /* "KEA_QUERY4_OPTION<code>=0x..." */
     unsigned short option_codes[RS_EVENT_MAX_OPTIONS];
     /* Set once an allocation failed: the event still runs, with the variables it has. */
@@ -115,6 +118,9 @@ void rs_event_add_option(struct rs_event *ev, int family, unsigned short code, c
  */
 char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
                      const unsigned short *codes, size_t nr_codes);
+
+/* The event's ordering keys: its leases' addresses and the client's identity. */
+const struct strvec *rs_event_keys(const struct rs_event *ev);
 
 /* Documentation of the variables, for generated docs and for tests. */
 struct rs_var_doc {

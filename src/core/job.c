@@ -75,15 +75,17 @@ static void stream_read(struct rs_job *job, struct rs_stream *s)
                 emit_line(job, s);
                 continue;
             }
-            s->line[s->len++] = buf[i];
+            /* A full buffer goes out only once the line proves longer: a line of exactly
+             * RS_JOB_LINE_MAX bytes must not be followed by an empty one. */
             if (s->len == sizeof(s->line))
                 emit_line(job, s);
+            s->line[s->len++] = buf[i];
         }
     }
 }
 
-int rs_job_start(struct rs_job *job, const char *script, const char *hook, char *const envp[],
-                 unsigned timeout_ms, const struct rs_logger *log)
+static int job_start(struct rs_job *job, const char *script, const char *hook, char *const envp[],
+                     unsigned timeout_ms, bool worker, const struct rs_logger *log)
 {
     memset(job, 0, sizeof(*job));
     job->child = (struct rs_child)RS_CHILD_INIT;
@@ -91,7 +93,8 @@ int rs_job_start(struct rs_job *job, const char *script, const char *hook, char 
     job->outcome = RS_OUTCOME_NOT_RUN;
     job->state = RS_JOB_DONE;
     char *const argv[] = {(char *)script, (char *)hook, NULL};
-    int rc = rs_spawn(script, argv, envp, &job->child);
+    int rc = worker ? rs_spawn_fed(script, argv, envp, &job->child)
+                    : rs_spawn(script, argv, envp, &job->child);
     if (rc) {
         if (rc == -ENOMEM || rc == -EAGAIN)
             rs_log(log, RS_MSG_SPAWN_FAILED, "%s (%s): cannot start a process: %s", script, hook,
@@ -117,13 +120,32 @@ int rs_job_start(struct rs_job *job, const char *script, const char *hook, char 
     job->state = RS_JOB_RUNNING;
     job->outcome = RS_OUTCOME_SUCCESS;
     job->deadline_ms = timeout_ms ? rs_now_ms() + timeout_ms : 0;
-    stream_init(&job->out, job->child.out_fd, RS_MSG_STDOUT);
+    /* The streams own these descriptors now; a worker's stdout stays with its caller. */
+    stream_init(&job->out, worker ? -1 : job->child.out_fd, RS_MSG_STDOUT);
     stream_init(&job->err, job->child.err_fd, RS_MSG_STDERR);
-    /* The streams own these descriptors now. */
-    job->child.out_fd = job->child.err_fd = -1;
+    if (!worker)
+        job->child.out_fd = -1;
+    job->child.err_fd = -1;
     rs_log(log, RS_MSG_SCRIPT_STARTED, "%s (%s): started, pid %d", script, hook,
            (int)job->child.pid);
     return 0;
+}
+
+int rs_job_start(struct rs_job *job, const char *script, const char *hook, char *const envp[],
+                 unsigned timeout_ms, const struct rs_logger *log)
+{
+    return job_start(job, script, hook, envp, timeout_ms, false, log);
+}
+
+int rs_job_start_worker(struct rs_job *job, const char *script, char *const envp[],
+                        const struct rs_logger *log)
+{
+    return job_start(job, script, "worker", envp, 0, true, log);
+}
+
+void rs_job_read_stderr(struct rs_job *job)
+{
+    stream_read(job, &job->err);
 }
 
 int rs_job_pollfds(const struct rs_job *job, struct pollfd *fds)

@@ -65,6 +65,17 @@ int64_t rs_now_ms(void);
 int rs_job_start(struct rs_job *job, const char *script, const char *hook, char *const envp[],
                  unsigned timeout_ms, const struct rs_logger *log);
 
+/*
+ * Starts `script` as a persistent worker: argv {script, "worker"}, stdin a socket (child.in_fd),
+ * stdout left to the caller (child.out_fd: the worker's answers), stderr logged by the job.
+ * No deadline. Same failure behaviour as rs_job_start().
+ */
+int rs_job_start_worker(struct rs_job *job, const char *script, char *const envp[],
+                        const struct rs_logger *log);
+
+/* Logs what the job's stderr holds now, without waiting. */
+void rs_job_read_stderr(struct rs_job *job);
+
 /* Fills up to 3 pollfds; returns how many. */
 int rs_job_pollfds(const struct rs_job *job, struct pollfd *fds);
 

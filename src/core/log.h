@@ -31,6 +31,11 @@ enum rs_severity { RS_DEBUG, RS_INFO, RS_WARN, RS_ERROR };
     X(RS_MSG_OUTPUT_SUPPRESSED, "RUNSCRIPT_OUTPUT_SUPPRESSED", RS_WARN)                            \
     X(RS_MSG_SHUTDOWN_KILL, "RUNSCRIPT_SHUTDOWN_KILL", RS_WARN)                                    \
     X(RS_MSG_NEXT_STEP, "RUNSCRIPT_NEXT_STEP", RS_INFO)                                            \
+    X(RS_MSG_QUEUE_FULL, "RUNSCRIPT_QUEUE_FULL", RS_WARN)                                          \
+    X(RS_MSG_UNDELIVERED, "RUNSCRIPT_UNDELIVERED", RS_WARN)                                        \
+    X(RS_MSG_WORKER_ANSWER, "RUNSCRIPT_WORKER_ANSWER", RS_WARN)                                    \
+    X(RS_MSG_WORKER_PROTOCOL, "RUNSCRIPT_WORKER_PROTOCOL", RS_ERROR)                               \
+    X(RS_MSG_WORKER_RESTART, "RUNSCRIPT_WORKER_RESTART", RS_WARN)                                  \
     X(RS_MSG_CALLOUT_ERROR, "RUNSCRIPT_CALLOUT_ERROR", RS_ERROR)
 
 enum rs_msg {

@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +18,10 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs_child *child)
+static int spawn(const char *path, char *const argv[], char *const envp[], bool fed,
+                 struct rs_child *child)
 {
-    int out[2] = {-1, -1}, err[2] = {-1, -1};
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t all, none;
@@ -28,7 +30,8 @@ int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs
     *child = (struct rs_child)RS_CHILD_INIT;
     /* Close-on-exec, so a script that another Kea thread starts at the same moment, or Kea's
      * own kea-lfc, never inherits our ends of these pipes. */
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+        (fed && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0)) {
         rc = -errno;
         goto close_pipes;
     }
@@ -44,7 +47,10 @@ int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs
      * glibc's posix_spawn then starts the script with them ignored. */
     memset(&all, 0xff, sizeof(all));
     sigemptyset(&none);
-    rc = -posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (fed)
+        rc = -posix_spawn_file_actions_adddup2(&actions, in[1], 0);
+    else
+        rc = -posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (!rc)
         rc = -posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     if (!rc)
@@ -67,9 +73,12 @@ int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs
 
     child->out_fd = out[0];
     child->err_fd = err[0];
-    out[0] = err[0] = -1;
+    child->in_fd = in[0];
+    out[0] = err[0] = in[0] = -1;
     fcntl(child->out_fd, F_SETFL, O_NONBLOCK);
     fcntl(child->err_fd, F_SETFL, O_NONBLOCK);
+    if (child->in_fd >= 0)
+        fcntl(child->in_fd, F_SETFL, O_NONBLOCK);
     /* The pid cannot be reused before we reap it, so opening the pidfd now is race-free. */
     child->pidfd = pidfd_open(child->pid, 0);
 
@@ -82,7 +91,19 @@ close_pipes:
     close_fd(&out[1]);
     close_fd(&err[0]);
     close_fd(&err[1]);
+    close_fd(&in[0]);
+    close_fd(&in[1]);
     return rc;
+}
+
+int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs_child *child)
+{
+    return spawn(path, argv, envp, false, child);
+}
+
+int rs_spawn_fed(const char *path, char *const argv[], char *const envp[], struct rs_child *child)
+{
+    return spawn(path, argv, envp, true, child);
 }
 
 int rs_child_reap(struct rs_child *child, bool block, struct rs_exit *exit)
@@ -117,6 +138,7 @@ void rs_child_kill_group(const struct rs_child *child, int sig)
 
 void rs_child_close(struct rs_child *child)
 {
+    close_fd(&child->in_fd);
     close_fd(&child->pidfd);
     close_fd(&child->out_fd);
     close_fd(&child->err_fd);

@@ -29,12 +29,18 @@ struct rs_child {
     int pidfd;  /* readable when the child exits; -1 where pidfd_open() is unavailable */
     int out_fd; /* read ends of stdout and stderr, non-blocking and close-on-exec */
     int err_fd;
+    int in_fd; /* rs_spawn_fed() only: our end of the child's stdin, else -1 */
 };
 
-#define RS_CHILD_INIT {-1, -1, -1, -1}
+#define RS_CHILD_INIT {-1, -1, -1, -1, -1}
 
 /* Starts `path` with `argv` and `envp`. Returns 0, or -errno with nothing left to clean up. */
 int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs_child *child);
+
+/* The same, but the child's stdin is a stream socket whose other end is `child->in_fd`
+ * (non-blocking): a socket, so that writing to a worker that died fails with EPIPE via
+ * send(MSG_NOSIGNAL) instead of raising SIGPIPE in Kea. */
+int rs_spawn_fed(const char *path, char *const argv[], char *const envp[], struct rs_child *child);
 
 enum rs_exit_kind {
     RS_EXITED,       /* `code` is the exit status */

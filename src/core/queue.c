@@ -1,0 +1,342 @@
+#include "queue.h"
+#include "job.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How many undelivered events stop() lists one by one before it only counts them. */
+#define RS_QUEUE_MAX_UNDELIVERED_LOGGED 20
+
+struct item {
+    char *hook;
+    char **envp;        /* one allocation: pointers, then the strings */
+    uint64_t lanes;     /* the lanes this event occupies */
+    unsigned home_lane; /* the lane whose thread runs it */
+    bool running;
+};
+
+/* A ring of the items occupying one lane, oldest first. */
+struct lane {
+    struct item **ring;
+    unsigned head, len;
+    pthread_t thread;
+};
+
+struct rs_queue {
+    struct rs_queue_config config;
+    char *script;
+    const struct rs_logger *log;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* an item was queued or finished, or stop began */
+    pthread_cond_t room;    /* the queue fell below its limit */
+    struct lane lanes[RS_QUEUE_MAX_LANES];
+    unsigned next_lane; /* round robin for events without keys */
+    unsigned waiting;   /* items queued, running ones included */
+    unsigned running;
+    bool stopping;
+    int64_t drain_deadline_ms;
+    struct rs_queue_stats stats;
+    unsigned long long drops_logged;
+};
+
+struct lane_arg {
+    struct rs_queue *queue;
+    unsigned lane;
+};
+
+/* FNV-1a: stable and cheap; only the spread over a few lanes matters. */
+static uint64_t hash_key(const char *key)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+    return h;
+}
+
+static char **copy_envp(char *const envp[])
+{
+    size_t count = 0, bytes = 0;
+    for (; envp[count]; count++)
+        bytes += strlen(envp[count]) + 1;
+    char **copy = malloc((count + 1) * sizeof(*copy) + bytes);
+    if (!copy)
+        return NULL;
+    char *text = (char *)(copy + count + 1);
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(envp[i]) + 1;
+        memcpy(text, envp[i], len);
+        copy[i] = text;
+        text += len;
+    }
+    copy[count] = NULL;
+    return copy;
+}
+
+static void item_free(struct item *item)
+{
+    free(item->hook);
+    free(item->envp);
+    free(item);
+}
+
+static struct item *lane_peek(const struct rs_queue *q, unsigned lane)
+{
+    const struct lane *l = &q->lanes[lane];
+    return l->len ? l->ring[l->head] : NULL;
+}
+
+/* An item may run once it is the oldest in every lane it occupies. */
+static bool item_ready(const struct rs_queue *q, const struct item *item)
+{
+    for (unsigned lane = 0; lane < q->config.lanes; lane++)
+        if ((item->lanes & (1ULL << lane)) && lane_peek(q, lane) != item)
+            return false;
+    return true;
+}
+
+static void item_unlink(struct rs_queue *q, const struct item *item)
+{
+    for (unsigned lane = 0; lane < q->config.lanes; lane++) {
+        struct lane *l = &q->lanes[lane];
+        if (!(item->lanes & (1ULL << lane)))
+            continue;
+        l->head = (l->head + 1) % q->config.limit;
+        l->len--;
+    }
+}
+
+static void run_item(struct rs_queue *q, struct item *item)
+{
+    if (q->config.deliver) {
+        q->config.deliver(q->config.deliver_ctx, item->hook, item->envp);
+        return;
+    }
+    struct rs_job job;
+    if (rs_job_start(&job, q->script, item->hook, item->envp, q->config.timeout_ms, q->log))
+        return;
+    while (job.state != RS_JOB_DONE) {
+        struct pollfd fds[3];
+        int n = rs_job_pollfds(&job, fds);
+        int timeout = rs_job_poll_timeout(&job);
+        pthread_mutex_lock(&q->lock);
+        int64_t deadline = q->stopping ? q->drain_deadline_ms : 0;
+        pthread_mutex_unlock(&q->lock);
+        if (deadline) {
+            int64_t left = deadline - rs_now_ms();
+            if (left <= 0) {
+                rs_job_abort(&job);
+                break;
+            }
+            /* Look again now and then: stop() may start while we wait. */
+            if (timeout < 0 || timeout > left)
+                timeout = (int)left;
+        } else if (timeout < 0 || timeout > 200) {
+            timeout = 200;
+        }
+        int rc = poll(fds, (nfds_t)n, timeout);
+        rs_job_step(&job, fds, rc > 0 ? n : 0);
+    }
+    rs_job_release(&job);
+}
+
+static bool past_drain(const struct rs_queue *q)
+{
+    return q->stopping && rs_now_ms() >= q->drain_deadline_ms;
+}
+
+static void *lane_main(void *arg)
+{
+    struct rs_queue *q = ((struct lane_arg *)arg)->queue;
+    unsigned lane = ((struct lane_arg *)arg)->lane;
+    free(arg);
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        struct item *item = lane_peek(q, lane);
+        if (!item && q->stopping)
+            break;
+        if (item && past_drain(q))
+            break; /* stop() logs what is left */
+        if (!item || item->home_lane != lane || item->running || !item_ready(q, item)) {
+            if (q->stopping) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 50 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&q->changed, &q->lock, &ts);
+            } else {
+                pthread_cond_wait(&q->changed, &q->lock);
+            }
+            continue;
+        }
+        item->running = true;
+        q->running++;
+        pthread_mutex_unlock(&q->lock);
+        run_item(q, item);
+        pthread_mutex_lock(&q->lock);
+        item_unlink(q, item);
+        q->running--;
+        q->waiting--;
+        q->stats.delivered++;
+        item_free(item);
+        pthread_cond_broadcast(&q->changed);
+        pthread_cond_signal(&q->room);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
+                   const struct rs_logger *log)
+{
+    if (config->lanes == 0 || config->lanes > RS_QUEUE_MAX_LANES || config->limit == 0)
+        return -EINVAL;
+    struct rs_queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->config = *config;
+    q->log = log;
+    q->script = strdup(config->script);
+    q->config.script = q->script;
+    int rc = q->script ? 0 : -ENOMEM;
+    for (unsigned i = 0; !rc && i < config->lanes; i++) {
+        q->lanes[i].ring = calloc(config->limit, sizeof(struct item *));
+        if (!q->lanes[i].ring)
+            rc = -ENOMEM;
+    }
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->changed, NULL);
+    pthread_cond_init(&q->room, NULL);
+    unsigned started = 0;
+    for (; !rc && started < config->lanes; started++) {
+        struct lane_arg *arg = malloc(sizeof(*arg));
+        if (!arg) {
+            rc = -ENOMEM;
+            break;
+        }
+        *arg = (struct lane_arg){q, started};
+        rc = -pthread_create(&q->lanes[started].thread, NULL, lane_main, arg);
+        if (rc) {
+            free(arg);
+            break;
+        }
+    }
+    if (rc) {
+        pthread_mutex_lock(&q->lock);
+        q->stopping = true;
+        pthread_cond_broadcast(&q->changed);
+        pthread_mutex_unlock(&q->lock);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(q->lanes[i].thread, NULL);
+        for (unsigned i = 0; i < config->lanes; i++)
+            free(q->lanes[i].ring);
+        pthread_mutex_destroy(&q->lock);
+        pthread_cond_destroy(&q->changed);
+        pthread_cond_destroy(&q->room);
+        free(q->script);
+        free(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[],
+                  const char *const keys[], size_t nr_keys)
+{
+    struct item *item = calloc(1, sizeof(*item));
+    if (!item)
+        return -ENOMEM;
+    item->hook = strdup(hook);
+    item->envp = copy_envp(envp);
+    if (!item->hook || !item->envp) {
+        item_free(item);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nr_keys; i++)
+        item->lanes |= 1ULL << (hash_key(keys[i]) % q->config.lanes);
+
+    pthread_mutex_lock(&q->lock);
+    while (q->waiting >= q->config.limit && !q->stopping) {
+        if (q->config.drop_when_full) {
+            unsigned long long dropped = ++q->stats.dropped;
+            pthread_mutex_unlock(&q->lock);
+            /* Say it for the first drop, then every 1000th: a full queue under load must not
+             * turn into a log flood on top of it. */
+            if (dropped == 1 || dropped % 1000 == 0)
+                rs_log(q->log, RS_MSG_QUEUE_FULL,
+                       "%s (%s): queue full (%u events), event dropped; %llu dropped so far",
+                       q->script, hook, q->config.limit, dropped);
+            item_free(item);
+            return -ENOSPC;
+        }
+        pthread_cond_wait(&q->room, &q->lock);
+    }
+    if (!item->lanes)
+        item->lanes = 1ULL << (q->next_lane++ % q->config.lanes);
+    item->home_lane = (unsigned)__builtin_ctzll(item->lanes);
+    for (unsigned lane = 0; lane < q->config.lanes; lane++) {
+        if (!(item->lanes & (1ULL << lane)))
+            continue;
+        struct lane *l = &q->lanes[lane];
+        l->ring[(l->head + l->len) % q->config.limit] = item;
+        l->len++;
+    }
+    q->waiting++;
+    q->stats.queued++;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+void rs_queue_stats(struct rs_queue *q, struct rs_queue_stats *stats)
+{
+    pthread_mutex_lock(&q->lock);
+    *stats = q->stats;
+    stats->waiting = q->waiting - q->running;
+    stats->running = q->running;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void rs_queue_stop(struct rs_queue *q, unsigned drain_ms)
+{
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    q->drain_deadline_ms = rs_now_ms() + drain_ms;
+    pthread_cond_broadcast(&q->changed);
+    pthread_cond_broadcast(&q->room);
+    pthread_mutex_unlock(&q->lock);
+    for (unsigned i = 0; i < q->config.lanes; i++)
+        pthread_join(q->lanes[i].thread, NULL);
+
+    /* Every thread has gone: what is left was never delivered. An item sits in several lanes;
+     * report and free it once, from its home lane. */
+    unsigned long long undelivered = 0;
+    for (unsigned lane = 0; lane < q->config.lanes; lane++) {
+        struct lane *l = &q->lanes[lane];
+        for (unsigned i = 0; i < l->len; i++) {
+            struct item *item = l->ring[(l->head + i) % q->config.limit];
+            if (item->home_lane != lane)
+                continue;
+            if (++undelivered <= RS_QUEUE_MAX_UNDELIVERED_LOGGED)
+                rs_log(q->log, RS_MSG_UNDELIVERED, "%s (%s): not delivered before unload",
+                       q->script, item->hook);
+            item_free(item);
+        }
+        free(l->ring);
+    }
+    if (undelivered > RS_QUEUE_MAX_UNDELIVERED_LOGGED)
+        rs_log(q->log, RS_MSG_UNDELIVERED, "%s: %llu events in all were not delivered before "
+                                           "unload",
+               q->script, undelivered);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->changed);
+    pthread_cond_destroy(&q->room);
+    free(q->script);
+    free(q);
+}

@@ -1,0 +1,62 @@
+/*
+ * queue: ordered, bounded, concurrent delivery of events to a script Kea does not wait for.
+ *
+ * Kea's threads put events in; `lanes` threads take them out and run the script, one run per lane
+ * at a time, so at most `lanes` scripts run at once. Each event carries ordering keys (the lease's
+ * address or delegated prefix, else the client's MAC or DUID); every key maps to one lane, and an
+ * event occupies the lanes of all its keys, in the order it was queued. So two events about the
+ * same lease never overtake each other (an expire never runs before the select it follows), while
+ * events about different leases run side by side.
+ *
+ * When `limit` events wait, a new one either waits for room (nothing is lost; Kea's thread blocks)
+ * or is dropped, counted and logged. rs_queue_stop() delivers what is queued within a bounded time,
+ * kills what still runs then, and logs every event it could not deliver.
+ *
+ * Lifecycle: rs_queue_start, rs_queue_push (any thread), rs_queue_stop (once).
+ */
+#ifndef RS_QUEUE_H
+#define RS_QUEUE_H
+
+#include "log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define RS_QUEUE_MAX_LANES 64
+
+struct rs_queue_config {
+    const char *script;
+    unsigned timeout_ms; /* per run; 0: no limit */
+    unsigned limit;      /* events waiting, at most */
+    unsigned lanes;      /* scripts running at once, at most */
+    bool drop_when_full;
+    /* NULL: run the script once per event. Else this delivers each event (a worker). */
+    void (*deliver)(void *ctx, const char *hook, char *const envp[]);
+    void *deliver_ctx;
+};
+
+struct rs_queue;
+
+int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
+                   const struct rs_logger *log);
+
+/*
+ * Queues a run of the script with argv[1] = `hook` and environment `envp` (copied). `keys` are the
+ * event's ordering keys (may be empty). Returns 0, or -ENOSPC when full and dropping (logged), or
+ * -ENOMEM. Blocks while full unless dropping.
+ */
+int rs_queue_push(struct rs_queue *queue, const char *hook, char *const envp[],
+                  const char *const keys[], size_t nr_keys);
+
+struct rs_queue_stats {
+    unsigned long long queued, delivered, dropped, undelivered;
+    unsigned waiting, running;
+};
+
+void rs_queue_stats(struct rs_queue *queue, struct rs_queue_stats *stats);
+
+/* Delivers what it can within `drain_ms`, then kills and reaps what still runs, logs each event
+ * left undelivered, joins the threads and frees the queue. */
+void rs_queue_stop(struct rs_queue *queue, unsigned drain_ms);
+
+#endif

@@ -1,0 +1,323 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RS_WORKER_RESTART_INTERVAL_MS 1000
+/* An answer is a short integer; anything longer than this is a broken protocol. */
+#define RS_WORKER_MAX_ANSWER 256
+
+struct rs_worker {
+    char *script;
+    enum rs_format format;
+    unsigned timeout_ms;
+    char **envp;
+    struct rs_supervisor *supervisor;
+    const struct rs_logger *log;
+    pthread_mutex_t lock; /* one event in flight */
+    struct rs_job *job;   /* NULL while no worker runs */
+    int64_t last_start_ms;
+    struct rs_buf frame, answer;
+};
+
+/* Why a delivery did not get an answer. */
+enum failure { OK, DIED, TIMED_OUT, BROKEN };
+
+static char **copy_strings(char *const *src)
+{
+    size_t n = 0;
+    while (src && src[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof(*copy));
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(src[i]))) {
+            while (i-- > 0)
+                free(copy[i]);
+            free(copy);
+            return NULL;
+        }
+    return copy;
+}
+
+static void free_strings(char **strings)
+{
+    for (size_t i = 0; strings && strings[i]; i++)
+        free(strings[i]);
+    free(strings);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Starts the worker process if none runs. Returns 0, -EAGAIN (too soon after the last start and
+ * not patient), or -errno (logged by the job). */
+static int ensure_running(struct rs_worker *w, bool patient)
+{
+    if (w->job)
+        return 0;
+    int64_t wait = w->last_start_ms + RS_WORKER_RESTART_INTERVAL_MS - rs_now_ms();
+    if (w->last_start_ms && wait > 0) {
+        if (!patient)
+            return -EAGAIN;
+        sleep_ms(wait);
+    }
+    struct rs_job *job = malloc(sizeof(*job));
+    if (!job)
+        return -ENOMEM;
+    w->last_start_ms = rs_now_ms();
+    int rc = rs_job_start_worker(job, w->script, w->envp, w->log);
+    if (rc) {
+        free(job);
+        return rc;
+    }
+    w->job = job;
+    w->answer.len = 0;
+    return 0;
+}
+
+/* Ends the worker after a failure: a dead one is reaped here; a live one (hung or broken) gets
+ * SIGTERM and goes to the supervisor, which kills it for good after the grace and reaps it. */
+static void discard_worker(struct rs_worker *w, enum failure why)
+{
+    struct rs_job *job = w->job;
+    w->job = NULL;
+    if (why == DIED) {
+        rs_job_wait(job, false); /* it has exited: this only reaps it and logs how it ended */
+        rs_job_release(job);
+        free(job);
+        return;
+    }
+    rs_log(w->log, why == TIMED_OUT ? RS_MSG_TIMEOUT : RS_MSG_WORKER_PROTOCOL,
+           "%s (worker): %s; restarting it", w->script,
+           why == TIMED_OUT ? "no answer within its timeout" : "answered something else than "
+                                                                "an integer line");
+    rs_child_kill_group(&job->child, SIGTERM);
+    job->state = RS_JOB_TERMINATING;
+    job->outcome = RS_OUTCOME_FAILED;
+    job->deadline_ms = rs_now_ms() + RS_JOB_KILL_GRACE_MS;
+    rs_supervisor_adopt(w->supervisor, job);
+}
+
+static int poll_timeout(int64_t deadline)
+{
+    if (!deadline)
+        return -1;
+    int64_t left = deadline - rs_now_ms();
+    return left <= 0 ? 0 : (int)(left > 60000 ? 60000 : left);
+}
+
+/* Waits for `events` on `fd` while logging the worker's stderr. Returns OK, DIED or TIMED_OUT. */
+static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t deadline)
+{
+    struct rs_job *job = w->job;
+    for (;;) {
+        struct pollfd fds[3] = {{fd, events, 0}, {job->err.fd, POLLIN, 0},
+                                {job->child.pidfd, POLLIN, 0}};
+        int rc = poll(fds, 3, poll_timeout(deadline));
+        if (rc < 0 && errno != EINTR)
+            return DIED;
+        if (fds[1].revents)
+            rs_job_read_stderr(job);
+        if (fds[0].revents)
+            return OK;
+        if (fds[2].revents)
+            return DIED;
+        if (rc == 0 && deadline && rs_now_ms() >= deadline)
+            return TIMED_OUT;
+    }
+}
+
+static enum failure send_frame(struct rs_worker *w, int64_t deadline)
+{
+    size_t sent = 0;
+    while (sent < w->frame.len) {
+        ssize_t n = send(w->job->child.in_fd, w->frame.data + sent, w->frame.len - sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN)
+            return DIED; /* EPIPE: it closed stdin or exited */
+        enum failure f = wait_for(w, w->job->child.in_fd, POLLOUT, deadline);
+        if (f != OK)
+            return f;
+    }
+    return OK;
+}
+
+/* Appends what stdout holds now. Returns false at EOF or on error. */
+static bool read_stdout(struct rs_worker *w)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t n = read(w->job->child.out_fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return true;
+        if (n <= 0)
+            return false;
+        struct rs_buf *a = &w->answer;
+        if (a->len + (size_t)n + 1 > a->alloc) {
+            char *data = realloc(a->data, a->len + (size_t)n + 1);
+            if (!data)
+                return false;
+            a->data = data;
+            a->alloc = a->len + (size_t)n + 1;
+        }
+        memcpy(a->data + a->len, buf, (size_t)n);
+        a->len += (size_t)n;
+        if (a->len > RS_WORKER_MAX_ANSWER)
+            return true;
+    }
+}
+
+static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code)
+{
+    for (;;) {
+        char *nl = w->answer.len ? memchr(w->answer.data, '\n', w->answer.len) : NULL;
+        if (nl) {
+            size_t line = (size_t)(nl - w->answer.data);
+            int rc = rs_frame_parse_answer(w->answer.data, line, code);
+            memmove(w->answer.data, nl + 1, w->answer.len - line - 1);
+            w->answer.len -= line + 1;
+            return rc ? BROKEN : OK;
+        }
+        if (w->answer.len > RS_WORKER_MAX_ANSWER)
+            return BROKEN;
+        bool open = read_stdout(w);
+        if (w->answer.len && memchr(w->answer.data, '\n', w->answer.len))
+            continue;
+        if (!open) {
+            /* stdout closed: dead, or alive and broken (it must not be waited for then). */
+            struct pollfd exited = {w->job->child.pidfd, POLLIN, 0};
+            return poll(&exited, 1, 0) == 1 ? DIED : BROKEN;
+        }
+        enum failure f = wait_for(w, w->job->child.out_fd, POLLIN, deadline);
+        if (f == DIED) {
+            /* It may have answered just before exiting. */
+            read_stdout(w);
+            if (w->answer.len && memchr(w->answer.data, '\n', w->answer.len))
+                continue;
+        }
+        if (f != OK)
+            return f;
+    }
+}
+
+/* One attempt: send the frame, read the answer. */
+static enum failure attempt(struct rs_worker *w, int64_t deadline, int *code)
+{
+    w->job->lines_logged = 0; /* the output limit is per event */
+    enum failure f = send_frame(w, deadline);
+    if (f == OK)
+        f = read_answer(w, deadline, code);
+    rs_job_read_stderr(w->job);
+    return f;
+}
+
+int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *config,
+                    struct rs_supervisor *supervisor, const struct rs_logger *log)
+{
+    struct rs_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->script = strdup(config->script);
+    w->envp = copy_strings(config->envp);
+    if (!w->script || !w->envp) {
+        free(w->script);
+        free_strings(w->envp);
+        free(w);
+        return -ENOMEM;
+    }
+    w->format = config->format;
+    w->timeout_ms = config->timeout_ms;
+    w->supervisor = supervisor;
+    w->log = log;
+    pthread_mutex_init(&w->lock, NULL);
+    /* Start it now, so an interpreter is warm before the first packet. A failure is logged and
+     * retried at the first event. */
+    ensure_running(w, false);
+    *out = w;
+    return 0;
+}
+
+enum rs_outcome rs_worker_deliver(struct rs_worker *w, const char *hook, char *const envp[],
+                                  bool patient)
+{
+    enum rs_outcome outcome = RS_OUTCOME_NOT_RUN;
+    pthread_mutex_lock(&w->lock);
+    w->frame.len = 0;
+    if (rs_frame_encode(w->format, hook, envp, &w->frame) != 0) {
+        rs_log(w->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory", w->script, hook);
+        goto unlock;
+    }
+    /* Kea waits: one timeout in all, retries included. */
+    int64_t deadline = !patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
+    for (unsigned tries = 0;; tries++) {
+        if (ensure_running(w, patient) != 0) {
+            if (!patient)
+                goto unlock;
+            sleep_ms(RS_WORKER_RESTART_INTERVAL_MS); /* cannot start it: retry, lose nothing */
+            continue;
+        }
+        int64_t attempt_deadline = patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : deadline;
+        int code = 0;
+        enum failure f = attempt(w, attempt_deadline, &code);
+        if (f == OK) {
+            if (code != 0)
+                rs_log(w->log, RS_MSG_WORKER_ANSWER, "%s (%s): answered %d", w->script, hook,
+                       code);
+            outcome = code == 0 ? RS_OUTCOME_SUCCESS : RS_OUTCOME_FAILED;
+            break;
+        }
+        discard_worker(w, f);
+        if (!patient && (f == TIMED_OUT || (deadline && rs_now_ms() >= deadline) || tries > 0)) {
+            outcome = f == TIMED_OUT ? RS_OUTCOME_TIMEOUT : RS_OUTCOME_FAILED;
+            break;
+        }
+        rs_log(w->log, RS_MSG_WORKER_RESTART, "%s (%s): delivering the event again to a new "
+                                              "worker",
+               w->script, hook);
+    }
+unlock:
+    pthread_mutex_unlock(&w->lock);
+    return outcome;
+}
+
+void rs_worker_stop(struct rs_worker *w, unsigned grace_ms)
+{
+    pthread_mutex_lock(&w->lock);
+    struct rs_job *job = w->job;
+    w->job = NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (job) {
+        /* EOF on stdin is the polite request to finish. */
+        shutdown(job->child.in_fd, SHUT_WR);
+        job->deadline_ms = rs_now_ms() + grace_ms;
+        job->outcome = RS_OUTCOME_SUCCESS;
+        /* It ends by itself, or rs_job_wait's deadline sends SIGTERM, then SIGKILL. */
+        rs_job_wait(job, false);
+        rs_job_release(job);
+        free(job);
+    }
+    pthread_mutex_destroy(&w->lock);
+    rs_buf_release(&w->frame);
+    rs_buf_release(&w->answer);
+    free_strings(w->envp);
+    free(w->script);
+    free(w);
+}

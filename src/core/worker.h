@@ -1,0 +1,45 @@
+/*
+ * worker: a script started once ("mode": "worker") that receives every event on its stdin, so an
+ * interpreter (Python, Ruby...) starts once, not once per event.
+ *
+ * Protocol (src/core/frame.h): one framed event in, one answer line out (an integer, 0 = success).
+ * A worker that exits, hangs past its timeout or answers something else is restarted, at most
+ * once a second, and the event it had is delivered again; all of it is logged. Its stderr goes to
+ * Kea's log. Calls are serialised: one event is in flight at a time.
+ *
+ * Lifecycle: rs_worker_start (starts the process), rs_worker_deliver (any thread),
+ * rs_worker_stop (closes stdin, waits `grace_ms`, then terminates it).
+ */
+#ifndef RS_WORKER_H
+#define RS_WORKER_H
+
+#include "frame.h"
+#include "job.h"
+#include "supervisor.h"
+
+#include <stdint.h>
+
+struct rs_worker_config {
+    const char *script;
+    enum rs_format format;
+    unsigned timeout_ms;   /* per event; 0: none */
+    char *const *envp;     /* the process's own environment (PATH and "env"); copied */
+};
+
+struct rs_worker;
+
+int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *config,
+                    struct rs_supervisor *supervisor, const struct rs_logger *log);
+
+/*
+ * Delivers one event and waits for the answer. With `patient` (Kea does not wait), retries until
+ * delivered, waiting out the restart limit; otherwise one run of the timeout in all: a failure
+ * then returns at once. Returns RS_OUTCOME_SUCCESS (answer 0), RS_OUTCOME_FAILED (another answer,
+ * or the worker broke), RS_OUTCOME_TIMEOUT, or RS_OUTCOME_NOT_RUN (could not start the worker).
+ */
+enum rs_outcome rs_worker_deliver(struct rs_worker *worker, const char *hook, char *const envp[],
+                                  bool patient);
+
+void rs_worker_stop(struct rs_worker *worker, unsigned grace_ms);
+
+#endif
