@@ -182,6 +182,15 @@ static int parse_env(struct ctx *ctx, const char *key, const struct json *value,
     return 0;
 }
 
+static int parse_replay(struct ctx *ctx, const char *key, const struct json *value,
+                        struct rs_script_config *out)
+{
+    int rc = expect_type(ctx, key, value, JSON_BOOL);
+    if (!rc)
+        out->replay = value->boolean;
+    return rc;
+}
+
 static int parse_options(struct ctx *ctx, const char *key, const struct json *value,
                          struct rs_script_config *out)
 {
@@ -299,12 +308,13 @@ static const struct setting {
     {"on-full", parse_on_full},
     {"mode", parse_mode},
     {"format", parse_format},
+    {"replay", parse_replay},
 };
 
 #define NR_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 #define ENTRY_KEYS                                                                                 \
     "script, wait, hooks, timeout-ms, on-failure, env, options, queue-limit, max-concurrency, "    \
-    "on-full, mode, format"
+    "on-full, mode, format, replay"
 
 static const struct setting *find_setting(const char *key)
 {
@@ -361,8 +371,11 @@ static int apply_settings(struct ctx *ctx, const struct json *object, bool top_l
 
 /* Refuses what would silently do nothing: a failure action Kea ignores at a chosen hook point,
  * or one that needs an answer Kea does not wait for. */
-static int check_script(struct ctx *ctx, const struct rs_script_config *script)
+static int check_script(struct ctx *ctx, struct rs_script_config *script)
 {
+    /* Applied here, after "hooks" whatever the order of the keys. */
+    if (script->replay)
+        script->hooks |= RS_HOOK_BIT(RS_HOOK_LEASE4_REPLAY) | RS_HOOK_BIT(RS_HOOK_LEASE6_REPLAY);
     if (!script->path)
         return config_error(ctx, "parameter '%sscript' is missing: it names the program to run",
                             ctx->where);
@@ -393,6 +406,8 @@ static int check_script(struct ctx *ctx, const struct rs_script_config *script)
         const struct rs_hook_info *info = rs_hook_describe(hook);
         if (!(script->hooks & RS_HOOK_BIT(hook)) || (info->honours & needed))
             continue;
+        if (hook == RS_HOOK_LEASE4_REPLAY || hook == RS_HOOK_LEASE6_REPLAY)
+            continue; /* replayed leases are ours, not Kea's: nothing to skip or drop */
         return config_error(ctx, "parameter '%son-failure': Kea ignores \"%s\" at %s%s; list "
                                  "only hook points that honour it in '%shooks', or give this "
                                  "hook point its own script entry",

@@ -59,6 +59,8 @@ enum rs_honours {
     X(LEASE6_EXPIRE, "lease6_expire", 6, true, RS_BLOCK_LEASE6 | RS_BLOCK_REMOVE_LEASE, RS_HONOURS_SKIP)      \
     X(LEASE6_RECOVER, "lease6_recover", 6, true, RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                            \
     X(LEASES6_COMMITTED, "leases6_committed", 6, false, RS_BLOCK_QUERY6 | RS_BLOCK_LEASES6, RS_HONOURS_DROP)               \
+    X(LEASE4_REPLAY, "lease4_replay", 4, false, RS_BLOCK_LEASE4, 0)                               \
+    X(LEASE6_REPLAY, "lease6_replay", 6, false, RS_BLOCK_LEASE6, 0)                               \
     X(LOAD, "load", 0, false, 0, 0)                                                                \
     X(UNLOAD, "unload", 0, false, 0, 0)
 

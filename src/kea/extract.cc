@@ -337,4 +337,18 @@ void extract_event(CalloutHandle &handle, const OptionCodes &options, rs_event &
     }
 }
 
+void add_lease(rs_event &event, const Lease4Ptr &lease)
+{
+    Texts texts;
+    rs_lease4 vars = lease4_vars(texts, lease);
+    rs_event_add_lease4(&event, &vars);
+}
+
+void add_lease(rs_event &event, const Lease6Ptr &lease)
+{
+    Texts texts;
+    rs_lease6 vars = lease6_vars(texts, lease);
+    rs_event_add_lease6(&event, &vars);
+}
+
 } // namespace runscript

@@ -8,6 +8,7 @@ extern "C" {
 #include "core/event.h"
 }
 
+#include <dhcpsrv/lease.h>
 #include <hooks/callout_handle.h>
 
 #include <deque>
@@ -40,6 +41,10 @@ struct OptionCodes {
 // Adds to `event` every block of variables that the core's hook table lists for its hook point,
 // reading each from the callout's arguments. Throws on a missing or mistyped argument.
 void extract_event(isc::hooks::CalloutHandle &handle, const OptionCodes &options, rs_event &event);
+
+// Adds one lease's variables (KEA_LEASE4_* or KEA_LEASE6_*): for replayed leases.
+void add_lease(rs_event &event, const isc::dhcp::Lease4Ptr &lease);
+void add_lease(rs_event &event, const isc::dhcp::Lease6Ptr &lease);
 
 } // namespace runscript
 

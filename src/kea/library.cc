@@ -6,6 +6,7 @@
 
 #include "extract.h"
 #include "logger.h"
+#include "replay.h"
 
 extern "C" {
 #include "core/engine.h"
@@ -89,6 +90,46 @@ void register_callouts(LibraryHandle &handle)
     }
 }
 
+int dhcp4_configured(CalloutHandle &handle)
+{
+    try {
+        return runscript::replay_on_configured(handle, engine, 4);
+    } catch (const std::exception &e) {
+        log_callout_error(RS_HOOK_LEASE4_REPLAY, e.what());
+    } catch (...) {
+        log_callout_error(RS_HOOK_LEASE4_REPLAY, "unknown exception");
+    }
+    return 0;
+}
+
+int dhcp6_configured(CalloutHandle &handle)
+{
+    try {
+        return runscript::replay_on_configured(handle, engine, 6);
+    } catch (const std::exception &e) {
+        log_callout_error(RS_HOOK_LEASE6_REPLAY, e.what());
+    } catch (...) {
+        log_callout_error(RS_HOOK_LEASE6_REPLAY, "unknown exception");
+    }
+    return 0;
+}
+
+// Replay starts once Kea is configured and its lease database open.
+void register_replay(LibraryHandle &handle)
+{
+    const rs_hook_set wanted = rs_engine_hooks(engine);
+    const bool v4 = wanted & RS_HOOK_BIT(RS_HOOK_LEASE4_REPLAY);
+    const bool v6 = wanted & RS_HOOK_BIT(RS_HOOK_LEASE6_REPLAY);
+    isc::hooks::ServerHooks &server_hooks = isc::hooks::ServerHooks::getServerHooks();
+    if (!v4 && !v6)
+        return;
+    runscript::pin_library();
+    if (v4 && server_hooks.findIndex("dhcp4_srv_configured") >= 0)
+        handle.registerCallout("dhcp4_srv_configured", dhcp4_configured);
+    if (v6 && server_hooks.findIndex("dhcp6_srv_configured") >= 0)
+        handle.registerCallout("dhcp6_srv_configured", dhcp6_configured);
+}
+
 // Runs the scripts that asked for "load" or "unload"; they get PATH and their "env" only.
 void run_lifecycle_scripts(rs_hook hook)
 {
@@ -132,6 +173,7 @@ int load(LibraryHandle &handle)
         if (rs_engine_new(json.c_str(), runscript::kea_logger(), &engine, err, sizeof(err)) != 0)
             return fail_load(std::string("configuration refused: ") + err);
         register_callouts(handle);
+        register_replay(handle);
         runscript::log(RS_MSG_LOADED, json.c_str());
         run_lifecycle_scripts(RS_HOOK_LOAD);
         return 0;
@@ -145,6 +187,7 @@ int load(LibraryHandle &handle)
 int unload()
 {
     try {
+        runscript::replay_stop();
         if (engine)
             run_lifecycle_scripts(RS_HOOK_UNLOAD);
         rs_engine_free(engine);
