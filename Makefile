@@ -41,7 +41,7 @@ KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
 .PHONY: all core install uninstall clean test check test-unit test-sanitize test-valgrind \
-        test-e2e demo deps docs docs-check format format-check
+        test-e2e demo bench deps docs docs-check format format-check
 
 all: $(LIBRARY)
 
@@ -85,6 +85,11 @@ demo: deps
 
 deps:
 	sh tools/install-deps.sh
+
+# Ratios of DORA/s to Kea without a hook, for ISC's run_script and each of our modes, with an
+# empty and a 500,000-lease database (root; several minutes).
+bench: all
+	$(PYTHON) bench/bench.py
 
 # Every test: static checks, the core's unit tests (plain, under ASan+UBSan, under valgrind),
 # then the end-to-end lab against real kea-dhcp4/kea-dhcp6 with real clients (needs root).

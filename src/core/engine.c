@@ -34,9 +34,10 @@ static void collect_option_codes(struct rs_engine *engine)
     }
 }
 
-static void deliver_to_worker(void *ctx, const char *hook, char *const envp[])
+static void deliver_to_worker(void *ctx, const char *const hooks[], char *const *const envps[],
+                              size_t count)
 {
-    rs_worker_deliver(ctx, hook, envp, true);
+    rs_worker_deliver_many(ctx, hooks, envps, count);
 }
 
 /* Starts what script `i` needs beyond its configuration: a worker process, a queue. */
@@ -248,6 +249,12 @@ void rs_engine_free(struct rs_engine *engine)
     stop_scripts(engine, RS_ENGINE_DRAIN_MS);
     int64_t left = deadline - rs_now_ms();
     rs_supervisor_stop(engine->supervisor, left > 0 ? (unsigned)left : 0);
+    unsigned long long count, total_ns;
+    rs_spawn_stats(&count, &total_ns);
+    if (count)
+        rs_log(engine->log, RS_MSG_STATS, "%llu scripts started so far; starting one "
+                                          "took %.1f us on average",
+               count, (double)total_ns / (double)count / 1000.0);
     rs_config_release(&engine->config);
     free(engine);
 }

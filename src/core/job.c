@@ -1,6 +1,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,21 @@
 
 /* Without a pidfd (kernels before 5.3) the job polls for the child's exit this often. */
 #define RS_JOB_REAP_POLL_MS 20
+
+static _Atomic unsigned long long spawn_count, spawn_ns;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void rs_spawn_stats(unsigned long long *count, unsigned long long *total_ns)
+{
+    *count = spawn_count;
+    *total_ns = spawn_ns;
+}
 
 int64_t rs_now_ms(void)
 {
@@ -93,8 +109,11 @@ static int job_start(struct rs_job *job, const char *script, const char *hook, c
     job->outcome = RS_OUTCOME_NOT_RUN;
     job->state = RS_JOB_DONE;
     char *const argv[] = {(char *)script, (char *)hook, NULL};
+    int64_t started = now_ns();
     int rc = worker ? rs_spawn_fed(script, argv, envp, &job->child)
                     : rs_spawn(script, argv, envp, &job->child);
+    spawn_ns += (unsigned long long)(now_ns() - started);
+    spawn_count++;
     if (rc) {
         if (rc == -ENOMEM || rc == -EAGAIN)
             rs_log(log, RS_MSG_SPAWN_FAILED, "%s (%s): cannot start a process: %s", script, hook,

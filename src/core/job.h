@@ -57,6 +57,10 @@ struct rs_job {
 /* Monotonic milliseconds. */
 int64_t rs_now_ms(void);
 
+/* Scripts started so far in this process, and the time spent starting them (posix_spawn and its
+ * set-up, i.e. what a script costs the thread that starts it), for the unload statistics. */
+void rs_spawn_stats(unsigned long long *count, unsigned long long *total_ns);
+
 /*
  * Starts `script` with argv {script, hook} and `envp`. On failure logs why, sets
  * `job->outcome` to RS_OUTCOME_NOT_RUN, leaves nothing to release, and returns -errno.

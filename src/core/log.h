@@ -37,6 +37,7 @@ enum rs_severity { RS_DEBUG, RS_INFO, RS_WARN, RS_ERROR };
     X(RS_MSG_WORKER_PROTOCOL, "RUNSCRIPT_WORKER_PROTOCOL", RS_ERROR)                               \
     X(RS_MSG_WORKER_RESTART, "RUNSCRIPT_WORKER_RESTART", RS_WARN)                                  \
     X(RS_MSG_REPLAY_DONE, "RUNSCRIPT_REPLAY_DONE", RS_INFO)                                        \
+    X(RS_MSG_STATS, "RUNSCRIPT_STATS", RS_INFO)                                                    \
     X(RS_MSG_CALLOUT_ERROR, "RUNSCRIPT_CALLOUT_ERROR", RS_ERROR)
 
 enum rs_msg {

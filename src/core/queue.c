@@ -108,12 +108,20 @@ static void item_unlink(struct rs_queue *q, const struct item *item)
     }
 }
 
+/* A worker's lane: everything waiting goes in one batch, which saves a round trip per event. */
+static void deliver_batch(struct rs_queue *q, struct item **items, size_t count)
+{
+    const char *hooks[RS_QUEUE_MAX_BATCH];
+    char *const *envps[RS_QUEUE_MAX_BATCH];
+    for (size_t i = 0; i < count; i++) {
+        hooks[i] = items[i]->hook;
+        envps[i] = items[i]->envp;
+    }
+    q->config.deliver(q->config.deliver_ctx, hooks, envps, count);
+}
+
 static void run_item(struct rs_queue *q, struct item *item)
 {
-    if (q->config.deliver) {
-        q->config.deliver(q->config.deliver_ctx, item->hook, item->envp);
-        return;
-    }
     struct rs_job job;
     if (rs_job_start(&job, q->script, item->hook, item->envp, q->config.timeout_ms, q->log))
         return;
@@ -174,18 +182,33 @@ static void *lane_main(void *arg)
             }
             continue;
         }
-        item->running = true;
-        q->running++;
+        struct item *batch[RS_QUEUE_MAX_BATCH];
+        size_t count = 1;
+        batch[0] = item;
+        if (q->config.deliver) {
+            /* One lane: the items behind the head are next in order. */
+            const struct lane *l = &q->lanes[lane];
+            for (; count < l->len && count < RS_QUEUE_MAX_BATCH; count++)
+                batch[count] = l->ring[(l->head + count) % q->config.limit];
+        }
+        for (size_t i = 0; i < count; i++)
+            batch[i]->running = true;
+        q->running += (unsigned)count;
         pthread_mutex_unlock(&q->lock);
-        run_item(q, item);
+        if (q->config.deliver)
+            deliver_batch(q, batch, count);
+        else
+            run_item(q, item);
         pthread_mutex_lock(&q->lock);
-        item_unlink(q, item);
-        q->running--;
-        q->waiting--;
-        q->stats.delivered++;
-        item_free(item);
+        for (size_t i = 0; i < count; i++) {
+            item_unlink(q, batch[i]);
+            item_free(batch[i]);
+        }
+        q->running -= (unsigned)count;
+        q->waiting -= (unsigned)count;
+        q->stats.delivered += count;
         pthread_cond_broadcast(&q->changed);
-        pthread_cond_signal(&q->room);
+        pthread_cond_broadcast(&q->room);
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
@@ -194,7 +217,8 @@ static void *lane_main(void *arg)
 int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
                    const struct rs_logger *log)
 {
-    if (config->lanes == 0 || config->lanes > RS_QUEUE_MAX_LANES || config->limit == 0)
+    if (config->lanes == 0 || config->lanes > RS_QUEUE_MAX_LANES || config->limit == 0 ||
+        (config->deliver && config->lanes != 1))
         return -EINVAL;
     struct rs_queue *q = calloc(1, sizeof(*q));
     if (!q)

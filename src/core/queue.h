@@ -23,6 +23,8 @@
 #include <stddef.h>
 
 #define RS_QUEUE_MAX_LANES 64
+/* Events handed to a worker in one go, at most. */
+#define RS_QUEUE_MAX_BATCH 256
 
 struct rs_queue_config {
     const char *script;
@@ -30,8 +32,11 @@ struct rs_queue_config {
     unsigned limit;      /* events waiting, at most */
     unsigned lanes;      /* scripts running at once, at most */
     bool drop_when_full;
-    /* NULL: run the script once per event. Else this delivers each event (a worker). */
-    void (*deliver)(void *ctx, const char *hook, char *const envp[]);
+    /* NULL: run the script once per event. Else this delivers events (to a worker), in queue
+     * order, several at a time when several wait: `count` hooks and environments. Needs one
+     * lane. */
+    void (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[],
+                    size_t count);
     void *deliver_ctx;
 };
 

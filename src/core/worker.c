@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #define RS_WORKER_RESTART_INTERVAL_MS 1000
-/* An answer is a short integer; anything longer than this is a broken protocol. */
+/* An answer is a short integer; a line longer than this is a broken protocol. */
 #define RS_WORKER_MAX_ANSWER 256
+#define RS_WORKER_MAX_BATCH 256
 
 struct rs_worker {
     char *script;
@@ -218,15 +219,61 @@ static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code
     }
 }
 
-/* One attempt: send the frame, read the answer. */
-static enum failure attempt(struct rs_worker *w, int64_t deadline, int *code)
+/* One attempt at events [*done, count): sends their frames in one go, then reads the answers,
+ * advancing *done past each event answered. `codes` receives the answers. */
+static enum failure attempt(struct rs_worker *w, const char *const hooks[],
+                            char *const *const envps[], size_t count, size_t *done,
+                            int64_t deadline, int *codes)
 {
-    w->job->lines_logged = 0; /* the output limit is per event */
+    w->job->lines_logged = 0; /* the output limit is per delivery */
+    w->frame.len = 0;
+    for (size_t i = *done; i < count; i++)
+        if (rs_frame_encode(w->format, hooks[i], envps[i], &w->frame) != 0)
+            return BROKEN;
     enum failure f = send_frame(w, deadline);
-    if (f == OK)
-        f = read_answer(w, deadline, code);
+    while (f == OK && *done < count) {
+        f = read_answer(w, deadline, &codes[*done]);
+        if (f == OK)
+            (*done)++;
+    }
     rs_job_read_stderr(w->job);
     return f;
+}
+
+/* Delivers events until all are answered or, when not patient, the first failure. Returns the
+ * failure that ended it (OK when all were answered). Called with the lock held. */
+static enum failure deliver(struct rs_worker *w, const char *const hooks[],
+                            char *const *const envps[], size_t count, bool patient, int *codes,
+                            size_t *done)
+{
+    /* Kea waits: one timeout in all, retries included. */
+    int64_t deadline = !patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
+    *done = 0;
+    for (unsigned tries = 0;; tries++) {
+        if (ensure_running(w, patient) != 0) {
+            if (!patient)
+                return DIED;
+            sleep_ms(RS_WORKER_RESTART_INTERVAL_MS); /* cannot start it: retry, lose nothing */
+            continue;
+        }
+        int64_t attempt_deadline =
+            patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : deadline;
+        enum failure f = attempt(w, hooks, envps, count, done, attempt_deadline, codes);
+        if (f == OK)
+            return OK;
+        discard_worker(w, f);
+        if (!patient && (f == TIMED_OUT || (deadline && rs_now_ms() >= deadline) || tries > 0))
+            return f;
+        rs_log(w->log, RS_MSG_WORKER_RESTART,
+               "%s (%s): delivering %zu unanswered events again to a new worker", w->script,
+               hooks[*done], count - *done);
+    }
+}
+
+static void log_answer(struct rs_worker *w, const char *hook, int code)
+{
+    if (code != 0)
+        rs_log(w->log, RS_MSG_WORKER_ANSWER, "%s (%s): answered %d", w->script, hook, code);
 }
 
 int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *config,
@@ -258,44 +305,37 @@ int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *confi
 enum rs_outcome rs_worker_deliver(struct rs_worker *w, const char *hook, char *const envp[],
                                   bool patient)
 {
-    enum rs_outcome outcome = RS_OUTCOME_NOT_RUN;
+    int code = 0;
+    size_t done;
     pthread_mutex_lock(&w->lock);
-    w->frame.len = 0;
-    if (rs_frame_encode(w->format, hook, envp, &w->frame) != 0) {
-        rs_log(w->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory", w->script, hook);
-        goto unlock;
-    }
-    /* Kea waits: one timeout in all, retries included. */
-    int64_t deadline = !patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
-    for (unsigned tries = 0;; tries++) {
-        if (ensure_running(w, patient) != 0) {
-            if (!patient)
-                goto unlock;
-            sleep_ms(RS_WORKER_RESTART_INTERVAL_MS); /* cannot start it: retry, lose nothing */
-            continue;
-        }
-        int64_t attempt_deadline = patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : deadline;
-        int code = 0;
-        enum failure f = attempt(w, attempt_deadline, &code);
-        if (f == OK) {
-            if (code != 0)
-                rs_log(w->log, RS_MSG_WORKER_ANSWER, "%s (%s): answered %d", w->script, hook,
-                       code);
-            outcome = code == 0 ? RS_OUTCOME_SUCCESS : RS_OUTCOME_FAILED;
-            break;
-        }
-        discard_worker(w, f);
-        if (!patient && (f == TIMED_OUT || (deadline && rs_now_ms() >= deadline) || tries > 0)) {
-            outcome = f == TIMED_OUT ? RS_OUTCOME_TIMEOUT : RS_OUTCOME_FAILED;
-            break;
-        }
-        rs_log(w->log, RS_MSG_WORKER_RESTART, "%s (%s): delivering the event again to a new "
-                                              "worker",
-               w->script, hook);
-    }
-unlock:
+    bool started = w->job || ensure_running(w, patient) == 0;
+    enum failure f = started ? deliver(w, &hook, (char *const *const[]){envp}, 1, patient, &code,
+                                       &done)
+                             : DIED;
     pthread_mutex_unlock(&w->lock);
-    return outcome;
+    if (!started)
+        return RS_OUTCOME_NOT_RUN;
+    if (f == TIMED_OUT)
+        return RS_OUTCOME_TIMEOUT;
+    if (f != OK)
+        return RS_OUTCOME_FAILED;
+    log_answer(w, hook, code);
+    return code == 0 ? RS_OUTCOME_SUCCESS : RS_OUTCOME_FAILED;
+}
+
+void rs_worker_deliver_many(struct rs_worker *w, const char *const hooks[],
+                            char *const *const envps[], size_t count)
+{
+    int codes[RS_WORKER_MAX_BATCH];
+    size_t done;
+    pthread_mutex_lock(&w->lock);
+    for (size_t first = 0; first < count; first += RS_WORKER_MAX_BATCH) {
+        size_t n = count - first < RS_WORKER_MAX_BATCH ? count - first : RS_WORKER_MAX_BATCH;
+        deliver(w, hooks + first, envps + first, n, true, codes, &done);
+        for (size_t i = 0; i < n; i++)
+            log_answer(w, hooks[first + i], codes[i]);
+    }
+    pthread_mutex_unlock(&w->lock);
 }
 
 void rs_worker_stop(struct rs_worker *w, unsigned grace_ms)

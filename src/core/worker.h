@@ -40,6 +40,11 @@ int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *confi
 enum rs_outcome rs_worker_deliver(struct rs_worker *worker, const char *hook, char *const envp[],
                                   bool patient);
 
+/* Delivers `count` events in order, patiently (for a queue Kea does not wait for): sent in one go,
+ * then the answers read; those unanswered when a worker breaks go to the next one. */
+void rs_worker_deliver_many(struct rs_worker *worker, const char *const hooks[],
+                            char *const *const envps[], size_t count);
+
 void rs_worker_stop(struct rs_worker *worker, unsigned grace_ms);
 
 #endif
