@@ -41,7 +41,7 @@ KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
 .PHONY: all core install uninstall clean test check test-unit test-sanitize test-valgrind \
-        test-e2e demo bench deps docs docs-check format format-check
+        test-e2e test-fuzz demo bench deps docs docs-check format format-check
 
 all: $(LIBRARY)
 
@@ -99,6 +99,7 @@ check:
 	$(MAKE) test-unit
 	$(MAKE) test-sanitize
 	$(MAKE) test-valgrind
+	$(MAKE) test-fuzz
 	$(MAKE) test-e2e
 
 test-e2e: $(LIBRARY)
@@ -114,9 +115,26 @@ docs: $(BUILD)/vars_doc
 docs-check: $(BUILD)/vars_doc
 	$(PYTHON) tools/splice_docs.py --check README.md $(BUILD)/vars_doc
 
-FORMAT_FILES := $(wildcard src/core/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tools/*.c)
+FORMAT_FILES := $(wildcard src/core/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
+                          tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# Fuzzing (clang's libFuzzer, with ASan and UBSan): the worker framing and the configuration
+# reader, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 20
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/core/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $< $(CORE_SRC) -pthread -o $@
+
+test-fuzz: $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_json
+	@mkdir -p $(BUILD)/fuzz/corpus-frame $(BUILD)/fuzz/corpus-json
+	$(BUILD)/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)/fuzz/corpus-frame tests/fuzz/corpus/frame
+	$(BUILD)/fuzz/fuzz_json -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)/fuzz/corpus-json tests/fuzz/corpus/json
