@@ -64,8 +64,7 @@ static int parse_path(struct ctx *ctx, const char *key, const struct json *value
         return config_error(ctx, "parameter '%s%s': %s is not a regular file", ctx->where, key,
                             path);
     if (!(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) || access(path, X_OK) < 0)
-        return config_error(ctx, "parameter '%s%s': %s is not executable", ctx->where, key,
-                            path);
+        return config_error(ctx, "parameter '%s%s': %s is not executable", ctx->where, key, path);
     char *copy = strdup(path);
     if (!copy)
         return config_error(ctx, "out of memory");
@@ -97,8 +96,8 @@ static int parse_hooks(struct ctx *ctx, const char *key, const struct json *valu
                                 ctx->where, key, json_type_name(item->type));
         int hook = rs_hook_by_name(item->string);
         if (hook < 0)
-            return config_error(ctx, "parameter '%s%s': unknown hook point '%s'", ctx->where,
-                                key, item->string);
+            return config_error(ctx, "parameter '%s%s': unknown hook point '%s'", ctx->where, key,
+                                item->string);
         hooks |= RS_HOOK_BIT(hook);
     }
     out->hooks = hooks;
@@ -112,8 +111,9 @@ static int parse_timeout(struct ctx *ctx, const char *key, const struct json *va
     if (rc)
         return rc;
     if (!value->is_integer || value->integer < 0 || value->integer > RS_MAX_TIMEOUT_MS)
-        return config_error(ctx, "parameter '%s%s' must be a whole number of milliseconds "
-                                 "from 0 (no limit) to %d",
+        return config_error(ctx,
+                            "parameter '%s%s' must be a whole number of milliseconds "
+                            "from 0 (no limit) to %d",
                             ctx->where, key, RS_MAX_TIMEOUT_MS);
     out->timeout_ms = (unsigned)value->integer;
     out->timeout_set = true;
@@ -132,8 +132,9 @@ static int parse_on_failure(struct ctx *ctx, const char *key, const struct json 
             return 0;
         }
     }
-    return config_error(ctx, "parameter '%s%s' must be \"continue\", \"skip\" or \"drop\", not "
-                             "\"%s\"",
+    return config_error(ctx,
+                        "parameter '%s%s' must be \"continue\", \"skip\" or \"drop\", not "
+                        "\"%s\"",
                         ctx->where, key, value->string);
 }
 
@@ -159,16 +160,19 @@ static int parse_env(struct ctx *ctx, const char *key, const struct json *value,
         const char *name = value->keys[i];
         const struct json *item = value->items[i];
         if (!valid_env_name(name))
-            rc = config_error(ctx, "parameter '%s%s': '%s' is not a valid variable name "
-                                   "(letters, digits and _, not starting with a digit)",
+            rc = config_error(ctx,
+                              "parameter '%s%s': '%s' is not a valid variable name "
+                              "(letters, digits and _, not starting with a digit)",
                               ctx->where, key, name);
         else if (strncmp(name, "KEA_", 4) == 0)
-            rc = config_error(ctx, "parameter '%s%s': '%s' is reserved: names starting with "
-                                   "KEA_ carry the DHCP data",
+            rc = config_error(ctx,
+                              "parameter '%s%s': '%s' is reserved: names starting with "
+                              "KEA_ carry the DHCP data",
                               ctx->where, key, name);
         else if (item->type != JSON_STRING || strlen(item->string) != item->len)
-            rc = config_error(ctx, "parameter '%s%s': the value of '%s' must be a string "
-                                   "without NUL bytes",
+            rc = config_error(ctx,
+                              "parameter '%s%s': the value of '%s' must be a string "
+                              "without NUL bytes",
                               ctx->where, key, name);
         else if (strvec_push_pair(&env, name, item->string, item->len) != 0)
             rc = config_error(ctx, "out of memory");
@@ -300,8 +304,12 @@ static const struct setting {
     const char *key;
     setting_parser parse;
 } settings[] = {
-    {"script", parse_path},      {"wait", parse_wait},       {"hooks", parse_hooks},
-    {"timeout-ms", parse_timeout}, {"on-failure", parse_on_failure}, {"env", parse_env},
+    {"script", parse_path},
+    {"wait", parse_wait},
+    {"hooks", parse_hooks},
+    {"timeout-ms", parse_timeout},
+    {"on-failure", parse_on_failure},
+    {"env", parse_env},
     {"options", parse_options},
     {"queue-limit", parse_queue_limit},
     {"max-concurrency", parse_max_concurrency},
@@ -380,8 +388,9 @@ static int check_script(struct ctx *ctx, struct rs_script_config *script)
         return config_error(ctx, "parameter '%sscript' is missing: it names the program to run",
                             ctx->where);
     if (script->wait && script->queue_keys_set)
-        return config_error(ctx, "parameter '%s%s' applies to scripts with \"wait\": false "
-                                 "only: Kea runs a waited-for script at once, in its own thread",
+        return config_error(ctx,
+                            "parameter '%s%s' applies to scripts with \"wait\": false "
+                            "only: Kea runs a waited-for script at once, in its own thread",
                             ctx->where,
                             script->queue_keys_set & QUEUE_LIMIT_SET       ? "queue-limit"
                             : script->queue_keys_set & MAX_CONCURRENCY_SET ? "max-concurrency"
@@ -391,15 +400,17 @@ static int check_script(struct ctx *ctx, struct rs_script_config *script)
                             ctx->where);
     if (script->mode == RS_MODE_WORKER && script->max_concurrency > 1 &&
         (script->queue_keys_set & MAX_CONCURRENCY_SET))
-        return config_error(ctx, "parameter '%smax-concurrency': a worker takes one event at a "
-                                 "time; start several script entries for more",
+        return config_error(ctx,
+                            "parameter '%smax-concurrency': a worker takes one event at a "
+                            "time; start several script entries for more",
                             ctx->where);
     if (script->on_failure == RS_ON_FAILURE_CONTINUE)
         return 0;
     const char *action = rs_on_failure_name(script->on_failure);
     if (!script->wait)
-        return config_error(ctx, "parameter '%son-failure': \"%s\" needs \"wait\": true, as Kea "
-                                 "does not wait for the script's outcome otherwise",
+        return config_error(ctx,
+                            "parameter '%son-failure': \"%s\" needs \"wait\": true, as Kea "
+                            "does not wait for the script's outcome otherwise",
                             ctx->where, action);
     unsigned needed = script->on_failure == RS_ON_FAILURE_SKIP ? RS_HONOURS_SKIP : RS_HONOURS_DROP;
     for (int hook = 0; hook < RS_HOOK_COUNT; hook++) {
@@ -408,9 +419,10 @@ static int check_script(struct ctx *ctx, struct rs_script_config *script)
             continue;
         if (hook == RS_HOOK_LEASE4_REPLAY || hook == RS_HOOK_LEASE6_REPLAY)
             continue; /* replayed leases are ours, not Kea's: nothing to skip or drop */
-        return config_error(ctx, "parameter '%son-failure': Kea ignores \"%s\" at %s%s; list "
-                                 "only hook points that honour it in '%shooks', or give this "
-                                 "hook point its own script entry",
+        return config_error(ctx,
+                            "parameter '%son-failure': Kea ignores \"%s\" at %s%s; list "
+                            "only hook points that honour it in '%shooks', or give this "
+                            "hook point its own script entry",
                             ctx->where, action, info->name,
                             info->honours & RS_HONOURS_SKIP   ? " (it honours skip)"
                             : info->honours & RS_HONOURS_DROP ? " (it honours drop)"
@@ -451,12 +463,11 @@ static int parse_scripts(struct ctx *ctx, const struct json *list,
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size)
 {
     struct ctx ctx = {err, err_size, ""};
-    struct rs_script_config defaults = {
-        .wait = true,
-        .hooks = rs_hook_default_set(),
-        .queue_limit = RS_DEFAULT_QUEUE_LIMIT,
-        .max_concurrency = RS_DEFAULT_MAX_CONCURRENCY,
-        .format = RS_FORMAT_ENV};
+    struct rs_script_config defaults = {.wait = true,
+                                        .hooks = rs_hook_default_set(),
+                                        .queue_limit = RS_DEFAULT_QUEUE_LIMIT,
+                                        .max_concurrency = RS_DEFAULT_MAX_CONCURRENCY,
+                                        .format = RS_FORMAT_ENV};
     char parse_err[200];
     int rc;
 

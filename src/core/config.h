@@ -25,11 +25,11 @@
 /* A waited-for script gets this long unless "timeout-ms" says otherwise: long enough for any
  * sane hook script, short enough that a hung one cannot stall DHCP service for good. */
 #define RS_DEFAULT_TIMEOUT_MS 30000
-#define RS_MAX_TIMEOUT_MS 3600000
-#define RS_MAX_OPTIONS 64
+#define RS_MAX_TIMEOUT_MS     3600000
+#define RS_MAX_OPTIONS        64
 /* Queue of a script Kea does not wait for (src/core/queue.h). */
-#define RS_DEFAULT_QUEUE_LIMIT 10000
-#define RS_MAX_QUEUE_LIMIT 1000000
+#define RS_DEFAULT_QUEUE_LIMIT     10000
+#define RS_MAX_QUEUE_LIMIT         1000000
 #define RS_DEFAULT_MAX_CONCURRENCY 4
 
 enum rs_on_failure { RS_ON_FAILURE_CONTINUE, RS_ON_FAILURE_SKIP, RS_ON_FAILURE_DROP };
@@ -38,19 +38,19 @@ enum rs_on_failure { RS_ON_FAILURE_CONTINUE, RS_ON_FAILURE_SKIP, RS_ON_FAILURE_D
 enum rs_mode { RS_MODE_EXEC, RS_MODE_WORKER };
 
 struct rs_script_config {
-    char *path;                    /* argv[0] */
-    bool wait;                     /* Kea waits for the script to finish */
-    rs_hook_set hooks;             /* hook points that run it */
-    unsigned timeout_ms;           /* 0: no limit; see rs_script_timeout_ms() */
-    bool timeout_set;              /* "timeout-ms" was given */
-    enum rs_on_failure on_failure; /* what Kea does when a waited-for run fails */
-    struct strvec env;             /* fixed "NAME=value" pairs from "env" */
+    char *path;                       /* argv[0] */
+    bool wait;                        /* Kea waits for the script to finish */
+    rs_hook_set hooks;                /* hook points that run it */
+    unsigned timeout_ms;              /* 0: no limit; see rs_script_timeout_ms() */
+    bool timeout_set;                 /* "timeout-ms" was given */
+    enum rs_on_failure on_failure;    /* what Kea does when a waited-for run fails */
+    struct strvec env;                /* fixed "NAME=value" pairs from "env" */
     uint16_t options[RS_MAX_OPTIONS]; /* query option codes to export from "options" */
     size_t nr_options;
-    bool replay;             /* also gets lease4_replay / lease6_replay at start-up */
+    bool replay; /* also gets lease4_replay / lease6_replay at start-up */
     enum rs_mode mode;
-    int format;              /* enum rs_format, for workers */
-    bool format_set;         /* "format" given in this script's own map */
+    int format;      /* enum rs_format, for workers */
+    bool format_set; /* "format" given in this script's own map */
     /* For "wait": false only. */
     unsigned queue_limit;     /* events waiting, at most */
     unsigned max_concurrency; /* runs at once, at most */

@@ -84,7 +84,8 @@ static void stop_scripts(struct rs_engine *engine, unsigned drain_ms)
             if (pass == 0 && engine->queues && engine->queues[i])
                 rs_queue_stop(engine->queues[i], ms);
             if (pass == 1 && engine->workers && engine->workers[i])
-                rs_worker_stop(engine->workers[i], ms < RS_WORKER_GRACE_MS ? ms : RS_WORKER_GRACE_MS);
+                rs_worker_stop(engine->workers[i],
+                               ms < RS_WORKER_GRACE_MS ? ms : RS_WORKER_GRACE_MS);
         }
     }
     free(engine->queues);
@@ -160,12 +161,12 @@ static void queue_script(struct rs_engine *engine, struct rs_queue *queue,
     const struct strvec *extra = script->mode == RS_MODE_WORKER ? NULL : &script->env;
     char **envp = rs_event_envp(ev, extra, script->options, script->nr_options);
     const struct strvec *keys = rs_event_keys(ev);
-    int rc = envp ? rs_queue_push(queue, hook, envp, (const char *const *)strvec_array(keys),
-                                  keys->nr)
-                  : -ENOMEM;
+    int rc =
+        envp ? rs_queue_push(queue, hook, envp, (const char *const *)strvec_array(keys), keys->nr)
+             : -ENOMEM;
     if (rc == -ENOMEM)
-        rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory; event lost",
-               script->path, hook);
+        rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory; event lost", script->path,
+               hook);
     free(envp);
 }
 
@@ -224,14 +225,15 @@ enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_e
             queue_script(engine, engine->queues[i], script, ev);
             continue;
         }
-        enum rs_outcome outcome = engine->workers[i] ? deliver_now(engine, i, ev)
-                                                     : run_script(engine, script, ev);
+        enum rs_outcome outcome =
+            engine->workers[i] ? deliver_now(engine, i, ev) : run_script(engine, script, ev);
         bool failed = outcome == RS_OUTCOME_FAILED || outcome == RS_OUTCOME_TIMEOUT;
         if (!failed || script->on_failure == RS_ON_FAILURE_CONTINUE)
             continue;
         const char *hook = rs_hook_describe(ev->hook)->name;
-        rs_log(engine->log, RS_MSG_NEXT_STEP, "%s (%s): failed; on-failure is \"%s\", so Kea is "
-                                              "told to %s",
+        rs_log(engine->log, RS_MSG_NEXT_STEP,
+               "%s (%s): failed; on-failure is \"%s\", so Kea is "
+               "told to %s",
                script->path, hook, rs_on_failure_name(script->on_failure),
                script->on_failure == RS_ON_FAILURE_DROP ? "drop the packet" : "skip this step");
         if (script->on_failure == RS_ON_FAILURE_DROP)
@@ -252,8 +254,9 @@ void rs_engine_free(struct rs_engine *engine)
     unsigned long long count, total_ns;
     rs_spawn_stats(&count, &total_ns);
     if (count)
-        rs_log(engine->log, RS_MSG_STATS, "%llu scripts started so far; starting one "
-                                          "took %.1f us on average",
+        rs_log(engine->log, RS_MSG_STATS,
+               "%llu scripts started so far; starting one "
+               "took %.1f us on average",
                count, (double)total_ns / (double)count / 1000.0);
     rs_config_release(&engine->config);
     free(engine);

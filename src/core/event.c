@@ -13,7 +13,10 @@ struct field {
     const char *description;
 };
 
-#define F(st, member, suffix, opt, type, desc) {suffix, offsetof(st, member), opt, type, desc}
+#define F(st, member, suffix, opt, type, desc)                                                     \
+    {                                                                                              \
+        suffix, offsetof(st, member), opt, type, desc                                              \
+    }
 #define NR(array) (sizeof(array) / sizeof(array[0]))
 
 static const struct field pkt4_fields[] = {
@@ -89,15 +92,13 @@ static const struct field subnet_fields[] = {
 static const struct field lease4_fields[] = {
     F(struct rs_lease4, address, "_ADDRESS", false, "IPv4", "leased address"),
     F(struct rs_lease4, type, "_TYPE", false, "string", "always V4"),
-    F(struct rs_lease4, state, "_STATE", false, "string",
-      "default, declined or expired-reclaimed"),
+    F(struct rs_lease4, state, "_STATE", false, "string", "default, declined or expired-reclaimed"),
     F(struct rs_lease4, is_expired, "_IS_EXPIRED", false, "bool", "whether the lease expired"),
     F(struct rs_lease4, hwaddr, "_HWADDR", false, "string", "client MAC address"),
     F(struct rs_lease4, hostname, "_HOSTNAME", false, "string", "client hostname, raw"),
     F(struct rs_lease4, client_last_transmission, "_CLIENT_LAST_TRANSMISSION", false, "int",
       "Unix time of the client's last message"),
-    F(struct rs_lease4, valid_lifetime, "_VALID_LIFETIME", false, "int",
-      "valid lifetime, seconds"),
+    F(struct rs_lease4, valid_lifetime, "_VALID_LIFETIME", false, "int", "valid lifetime, seconds"),
     F(struct rs_lease4, client_id, "_CLIENT_ID", false, "string",
       "client identifier, colon hex (empty if none)"),
     F(struct rs_lease4, subnet_id, "_SUBNET_ID", false, "int", "id of the lease's subnet"),
@@ -115,13 +116,11 @@ static const struct field lease6_fields[] = {
     F(struct rs_lease6, client_duid, "_CLIENT_DUID", false, "string", "client DUID, colon hex"),
     F(struct rs_lease6, hwaddr, "_HWADDR", false, "string", "client MAC address"),
     F(struct rs_lease6, hostname, "_HOSTNAME", false, "string", "client hostname, raw"),
-    F(struct rs_lease6, state, "_STATE", false, "string",
-      "default, declined or expired-reclaimed"),
+    F(struct rs_lease6, state, "_STATE", false, "string", "default, declined or expired-reclaimed"),
     F(struct rs_lease6, is_expired, "_IS_EXPIRED", false, "bool", "whether the lease expired"),
     F(struct rs_lease6, client_last_transmission, "_CLIENT_LAST_TRANSMISSION", false, "int",
       "Unix time of the client's last message"),
-    F(struct rs_lease6, valid_lifetime, "_VALID_LIFETIME", false, "int",
-      "valid lifetime, seconds"),
+    F(struct rs_lease6, valid_lifetime, "_VALID_LIFETIME", false, "int", "valid lifetime, seconds"),
     F(struct rs_lease6, preferred_lifetime, "_PREFERRED_LIFETIME", false, "int",
       "preferred lifetime, seconds"),
     F(struct rs_lease6, iaid, "_IAID", false, "int", "identity association id"),
@@ -134,7 +133,10 @@ struct field_list {
     size_t nr;
 };
 
-#define FIELDS(array) {array, NR(array)}
+#define FIELDS(array)                                                                              \
+    {                                                                                              \
+        array, NR(array)                                                                           \
+    }
 
 static const struct field_list pkt4 = FIELDS(pkt4_fields), pkt6 = FIELDS(pkt6_fields),
                                relay6 = FIELDS(relay6_fields), subnet = FIELDS(subnet_fields),
@@ -388,10 +390,10 @@ static void doc_fields(const struct doc_ctx *d, const char *prefix, const struct
     }
 }
 
-static void doc_one(const struct doc_ctx *d, const char *name, const char *type,
+static void doc_one(const struct doc_ctx *d, const char *name, const char *type, bool optional,
                     const char *description)
 {
-    struct rs_var_doc doc = {name, type, false, description};
+    struct rs_var_doc doc = {name, type, optional, description};
     d->fn(d->ctx, &doc);
 }
 
@@ -401,7 +403,7 @@ static void doc_lease_lists(const struct doc_ctx *d, int family, const struct fi
     for (int list = RS_LEASES_GRANTED; list <= RS_LEASES_DELETED; list++) {
         const char *prefix = list_prefix(family, list);
         snprintf(name, sizeof(name), "%s_COUNT", prefix);
-        doc_one(d, name, "int",
+        doc_one(d, name, "int", false,
                 list == RS_LEASES_GRANTED ? "number of leases granted or renewed"
                                           : "number of leases released, declined or replaced");
         snprintf(name, sizeof(name), "%s_AT<i>", prefix);
@@ -415,7 +417,7 @@ void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc
     switch (block) {
     case RS_BLOCK_QUERY4:
         doc_fields(&d, "KEA_QUERY4", &pkt4, NULL);
-        doc_one(&d, "KEA_QUERY4_OPTION<code>", "hex",
+        doc_one(&d, "KEA_QUERY4_OPTION<code>", "hex", true,
                 "the query's option with that code, 0x-hex, if listed in \"options\"");
         break;
     case RS_BLOCK_RESPONSE4:
@@ -423,10 +425,10 @@ void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc
         break;
     case RS_BLOCK_QUERY6:
         doc_fields(&d, "KEA_QUERY6", &pkt6, NULL);
-        doc_one(&d, "KEA_QUERY6_RELAY_HOPS", "int",
+        doc_one(&d, "KEA_QUERY6_RELAY_HOPS", "int", false,
                 "number of relays the query passed through (0: not relayed)");
         doc_fields(&d, "KEA_QUERY6_RELAY<i>", &relay6, NULL);
-        doc_one(&d, "KEA_QUERY6_OPTION<code>", "hex",
+        doc_one(&d, "KEA_QUERY6_OPTION<code>", "hex", true,
                 "the query's option with that code, 0x-hex, if listed in \"options\"");
         break;
     case RS_BLOCK_RESPONSE6:
@@ -451,11 +453,11 @@ void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc
         doc_lease_lists(&d, 6, &lease6);
         break;
     case RS_BLOCK_FAKE_ALLOCATION:
-        doc_one(&d, "KEA_FAKE_ALLOCATION", "bool",
+        doc_one(&d, "KEA_FAKE_ALLOCATION", "bool", false,
                 "1 for DISCOVER/SOLICIT (nothing is allocated), 0 for REQUEST");
         break;
     case RS_BLOCK_REMOVE_LEASE:
-        doc_one(&d, "KEA_REMOVE_LEASE", "bool",
+        doc_one(&d, "KEA_REMOVE_LEASE", "bool", false,
                 "whether Kea deletes the lease rather than keep it as expired-reclaimed");
         break;
     }

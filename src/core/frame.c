@@ -42,7 +42,7 @@ static int buf_add(struct rs_buf *buf, const char *bytes, size_t n)
 static int add_env_escaped(struct rs_buf *buf, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = s[i] == '\\' ? buf_add(buf, "\\\\", 2)
+        int rc = s[i] == '\\'   ? buf_add(buf, "\\\\", 2)
                  : s[i] == '\n' ? buf_add(buf, "\\n", 2)
                                 : buf_add(buf, &s[i], 1);
         if (rc)
@@ -123,8 +123,7 @@ static int add_json_string(struct rs_buf *buf, const char *s, size_t n)
     return rc ? rc : buf_add(buf, "\"", 1);
 }
 
-int rs_frame_encode(enum rs_format format, const char *hook, char *const envp[],
-                    struct rs_buf *out)
+int rs_frame_encode(enum rs_format format, const char *hook, char *const envp[], struct rs_buf *out)
 {
     int rc;
     if (format == RS_FORMAT_ENV) {

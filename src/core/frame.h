@@ -30,7 +30,10 @@ struct rs_buf {
     size_t len, alloc;
 };
 
-#define RS_BUF_INIT {NULL, 0, 0}
+#define RS_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void rs_buf_release(struct rs_buf *buf);
 

@@ -36,31 +36,44 @@ enum rs_honours {
 
 /* id, name, family (4, 6, or 0 for both), in the default set, blocks, statuses Kea honours */
 #define RS_HOOK_POINTS(X)                                                                          \
-    X(PKT4_RECEIVE, "pkt4_receive", 4, true, RS_BLOCK_QUERY4, RS_HONOURS_SKIP | RS_HONOURS_DROP)                                      \
-    X(PKT4_SEND, "pkt4_send", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_RESPONSE4, RS_HONOURS_DROP)                              \
-    X(SUBNET4_SELECT, "subnet4_select", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4, RS_HONOURS_SKIP | RS_HONOURS_DROP)               \
+    X(PKT4_RECEIVE, "pkt4_receive", 4, true, RS_BLOCK_QUERY4, RS_HONOURS_SKIP | RS_HONOURS_DROP)   \
+    X(PKT4_SEND, "pkt4_send", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_RESPONSE4, RS_HONOURS_DROP)      \
+    X(SUBNET4_SELECT, "subnet4_select", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4,               \
+      RS_HONOURS_SKIP | RS_HONOURS_DROP)                                                           \
     X(LEASE4_SELECT, "lease4_select", 4, true,                                                     \
-      RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE4, RS_HONOURS_SKIP)                    \
-    X(LEASE4_RENEW, "lease4_renew", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_LEASE4, RS_HONOURS_SKIP)        \
-    X(LEASE4_RELEASE, "lease4_release", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4, RS_HONOURS_SKIP | RS_HONOURS_DROP)                \
-    X(LEASE4_DECLINE, "lease4_decline", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4, RS_HONOURS_SKIP | RS_HONOURS_DROP)                \
-    X(LEASE4_EXPIRE, "lease4_expire", 4, true, RS_BLOCK_LEASE4 | RS_BLOCK_REMOVE_LEASE, RS_HONOURS_SKIP)      \
-    X(LEASE4_RECOVER, "lease4_recover", 4, true, RS_BLOCK_LEASE4, RS_HONOURS_SKIP)                            \
-    X(LEASES4_COMMITTED, "leases4_committed", 4, false, RS_BLOCK_QUERY4 | RS_BLOCK_LEASES4, RS_HONOURS_DROP)               \
-    X(PKT6_RECEIVE, "pkt6_receive", 6, true, RS_BLOCK_QUERY6, RS_HONOURS_SKIP | RS_HONOURS_DROP)                                      \
-    X(PKT6_SEND, "pkt6_send", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_RESPONSE6, RS_HONOURS_DROP)                              \
-    X(SUBNET6_SELECT, "subnet6_select", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6, RS_HONOURS_SKIP | RS_HONOURS_DROP)               \
+      RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE4,             \
+      RS_HONOURS_SKIP)                                                                             \
+    X(LEASE4_RENEW, "lease4_renew", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_SUBNET4 | RS_BLOCK_LEASE4, \
+      RS_HONOURS_SKIP)                                                                             \
+    X(LEASE4_RELEASE, "lease4_release", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4,                \
+      RS_HONOURS_SKIP | RS_HONOURS_DROP)                                                           \
+    X(LEASE4_DECLINE, "lease4_decline", 4, true, RS_BLOCK_QUERY4 | RS_BLOCK_LEASE4,                \
+      RS_HONOURS_SKIP | RS_HONOURS_DROP)                                                           \
+    X(LEASE4_EXPIRE, "lease4_expire", 4, true, RS_BLOCK_LEASE4 | RS_BLOCK_REMOVE_LEASE,            \
+      RS_HONOURS_SKIP)                                                                             \
+    X(LEASE4_RECOVER, "lease4_recover", 4, true, RS_BLOCK_LEASE4, RS_HONOURS_SKIP)                 \
+    X(LEASES4_COMMITTED, "leases4_committed", 4, false, RS_BLOCK_QUERY4 | RS_BLOCK_LEASES4,        \
+      RS_HONOURS_DROP)                                                                             \
+    X(PKT6_RECEIVE, "pkt6_receive", 6, true, RS_BLOCK_QUERY6, RS_HONOURS_SKIP | RS_HONOURS_DROP)   \
+    X(PKT6_SEND, "pkt6_send", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_RESPONSE6, RS_HONOURS_DROP)      \
+    X(SUBNET6_SELECT, "subnet6_select", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6,               \
+      RS_HONOURS_SKIP | RS_HONOURS_DROP)                                                           \
     X(LEASE6_SELECT, "lease6_select", 6, true,                                                     \
-      RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                    \
-    X(LEASE6_RENEW, "lease6_renew", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                           \
-    X(LEASE6_REBIND, "lease6_rebind", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                         \
-    X(LEASE6_DECLINE, "lease6_decline", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP | RS_HONOURS_DROP)                \
-    X(LEASE6_RELEASE, "lease6_release", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                       \
-    X(LEASE6_EXPIRE, "lease6_expire", 6, true, RS_BLOCK_LEASE6 | RS_BLOCK_REMOVE_LEASE, RS_HONOURS_SKIP)      \
-    X(LEASE6_RECOVER, "lease6_recover", 6, true, RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                            \
-    X(LEASES6_COMMITTED, "leases6_committed", 6, false, RS_BLOCK_QUERY6 | RS_BLOCK_LEASES6, RS_HONOURS_DROP)               \
-    X(LEASE4_REPLAY, "lease4_replay", 4, false, RS_BLOCK_LEASE4, 0)                               \
-    X(LEASE6_REPLAY, "lease6_replay", 6, false, RS_BLOCK_LEASE6, 0)                               \
+      RS_BLOCK_QUERY6 | RS_BLOCK_SUBNET6 | RS_BLOCK_FAKE_ALLOCATION | RS_BLOCK_LEASE6,             \
+      RS_HONOURS_SKIP)                                                                             \
+    X(LEASE6_RENEW, "lease6_renew", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP)   \
+    X(LEASE6_REBIND, "lease6_rebind", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6, RS_HONOURS_SKIP) \
+    X(LEASE6_DECLINE, "lease6_decline", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6,                \
+      RS_HONOURS_SKIP | RS_HONOURS_DROP)                                                           \
+    X(LEASE6_RELEASE, "lease6_release", 6, true, RS_BLOCK_QUERY6 | RS_BLOCK_LEASE6,                \
+      RS_HONOURS_SKIP)                                                                             \
+    X(LEASE6_EXPIRE, "lease6_expire", 6, true, RS_BLOCK_LEASE6 | RS_BLOCK_REMOVE_LEASE,            \
+      RS_HONOURS_SKIP)                                                                             \
+    X(LEASE6_RECOVER, "lease6_recover", 6, true, RS_BLOCK_LEASE6, RS_HONOURS_SKIP)                 \
+    X(LEASES6_COMMITTED, "leases6_committed", 6, false, RS_BLOCK_QUERY6 | RS_BLOCK_LEASES6,        \
+      RS_HONOURS_DROP)                                                                             \
+    X(LEASE4_REPLAY, "lease4_replay", 4, false, RS_BLOCK_LEASE4, 0)                                \
+    X(LEASE6_REPLAY, "lease6_replay", 6, false, RS_BLOCK_LEASE6, 0)                                \
     X(LOAD, "load", 0, false, 0, 0)                                                                \
     X(UNLOAD, "unload", 0, false, 0, 0)
 

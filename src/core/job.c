@@ -105,6 +105,7 @@ static int job_start(struct rs_job *job, const char *script, const char *hook, c
 {
     memset(job, 0, sizeof(*job));
     job->child = (struct rs_child)RS_CHILD_INIT;
+    job->out.fd = job->err.fd = -1;
     job->log = log;
     job->outcome = RS_OUTCOME_NOT_RUN;
     job->state = RS_JOB_DONE;
@@ -212,8 +213,8 @@ static void log_end(struct rs_job *job, const struct rs_exit *ex)
         break;
     case RS_SIGNALED:
         job->outcome = RS_OUTCOME_FAILED;
-        rs_log(job->log, RS_MSG_KILLED_BY_SIGNAL, "%s (%s): killed by signal %d (%s)",
-               job->script, job->hook, ex->code, strsignal(ex->code));
+        rs_log(job->log, RS_MSG_KILLED_BY_SIGNAL, "%s (%s): killed by signal %d (%s)", job->script,
+               job->hook, ex->code, strsignal(ex->code));
         break;
     case RS_STATUS_LOST:
         job->outcome = RS_OUTCOME_FAILED;
@@ -292,8 +293,8 @@ void rs_job_abort(struct rs_job *job)
 {
     if (job->state == RS_JOB_DONE)
         return;
-    rs_log(job->log, RS_MSG_SHUTDOWN_KILL, "%s (%s): still running at unload; killed",
-           job->script, job->hook);
+    rs_log(job->log, RS_MSG_SHUTDOWN_KILL, "%s (%s): still running at unload; killed", job->script,
+           job->hook);
     rs_child_kill_group(&job->child, SIGKILL);
     struct rs_exit ex;
     rs_child_reap(&job->child, true, &ex);

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RS_JOB_LINE_MAX 1024
+#define RS_JOB_LINE_MAX  1024
 #define RS_JOB_MAX_LINES 100
 /* Between SIGTERM and SIGKILL for a script that overstays. */
 #define RS_JOB_KILL_GRACE_MS 1000
@@ -36,10 +36,10 @@ enum rs_job_state { RS_JOB_RUNNING, RS_JOB_TERMINATING, RS_JOB_DONE };
 
 /* How a job went, from the point of view of the hook's caller. */
 enum rs_outcome {
-    RS_OUTCOME_SUCCESS,   /* exited 0 */
-    RS_OUTCOME_FAILED,    /* exited non-zero, died by a signal, or its status was lost */
-    RS_OUTCOME_TIMEOUT,   /* overstayed its timeout and was killed */
-    RS_OUTCOME_NOT_RUN,   /* could not be started */
+    RS_OUTCOME_SUCCESS, /* exited 0 */
+    RS_OUTCOME_FAILED,  /* exited non-zero, died by a signal, or its status was lost */
+    RS_OUTCOME_TIMEOUT, /* overstayed its timeout and was killed */
+    RS_OUTCOME_NOT_RUN, /* could not be started */
 };
 
 struct rs_job {

@@ -405,7 +405,7 @@ const struct json *json_get(const struct json *object, const char *key)
 
 const char *json_type_name(enum json_type type)
 {
-    static const char *const names[] = {"null", "a boolean", "a number",
-                                        "a string", "a list", "a map"};
+    static const char *const names[] = {"null",     "a boolean", "a number",
+                                        "a string", "a list",    "a map"};
     return names[type];
 }

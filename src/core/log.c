@@ -18,8 +18,9 @@ void rs_log(const struct rs_logger *logger, enum rs_msg msg, const char *fmt, ..
 {
     if (!logger || !logger->fn)
         return;
-    /* Long enough for a path, a hook name and a full line of script output. */
-    char text[1536];
+    /* Long enough for a path, a hook name and a full line of script output, escaped (4 bytes
+     * per byte at worst). */
+    char text[4 * 1024 + 512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);

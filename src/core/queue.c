@@ -355,8 +355,9 @@ void rs_queue_stop(struct rs_queue *q, unsigned drain_ms)
         free(l->ring);
     }
     if (undelivered > RS_QUEUE_MAX_UNDELIVERED_LOGGED)
-        rs_log(q->log, RS_MSG_UNDELIVERED, "%s: %llu events in all were not delivered before "
-                                           "unload",
+        rs_log(q->log, RS_MSG_UNDELIVERED,
+               "%s: %llu events in all were not delivered before "
+               "unload",
                q->script, undelivered);
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->changed);

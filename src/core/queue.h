@@ -35,8 +35,7 @@ struct rs_queue_config {
     /* NULL: run the script once per event. Else this delivers events (to a worker), in queue
      * order, several at a time when several wait: `count` hooks and environments. Needs one
      * lane. */
-    void (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[],
-                    size_t count);
+    void (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[], size_t count);
     void *deliver_ctx;
 };
 

@@ -78,11 +78,8 @@ int rs_replay_start(struct rs_replay **out, struct rs_engine *engine, int family
     struct rs_replay *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
-    *r = (struct rs_replay){.engine = engine,
-                            .family = family,
-                            .request = request,
-                            .ctx = ctx,
-                            .log = log};
+    *r = (struct rs_replay){
+        .engine = engine, .family = family, .request = request, .ctx = ctx, .log = log};
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->fed, NULL);
     int rc = -pthread_create(&r->thread, NULL, replay_main, r);

@@ -110,6 +110,8 @@ int rs_child_reap(struct rs_child *child, bool block, struct rs_exit *exit)
 {
     int status;
     pid_t got;
+    if (child->pid <= 0)
+        return -ECHILD; /* reaped already: waitpid(-1) would take someone else's child */
     do
         got = waitpid(child->pid, &status, block ? 0 : WNOHANG);
     while (got < 0 && errno == EINTR);

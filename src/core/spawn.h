@@ -32,7 +32,10 @@ struct rs_child {
     int in_fd; /* rs_spawn_fed() only: our end of the child's stdin, else -1 */
 };
 
-#define RS_CHILD_INIT {-1, -1, -1, -1, -1}
+#define RS_CHILD_INIT                                                                              \
+    {                                                                                              \
+        -1, -1, -1, -1, -1                                                                         \
+    }
 
 /* Starts `path` with `argv` and `envp`. Returns 0, or -errno with nothing left to clean up. */
 int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs_child *child);
@@ -43,9 +46,9 @@ int rs_spawn(const char *path, char *const argv[], char *const envp[], struct rs
 int rs_spawn_fed(const char *path, char *const argv[], char *const envp[], struct rs_child *child);
 
 enum rs_exit_kind {
-    RS_EXITED,       /* `code` is the exit status */
-    RS_SIGNALED,     /* `code` is the signal number */
-    RS_STATUS_LOST,  /* someone else reaped it (another waitpid(-1) in the process) */
+    RS_EXITED,      /* `code` is the exit status */
+    RS_SIGNALED,    /* `code` is the signal number */
+    RS_STATUS_LOST, /* someone else reaped it (another waitpid(-1) in the process) */
 };
 
 struct rs_exit {

@@ -12,7 +12,7 @@
 #define RS_WORKER_RESTART_INTERVAL_MS 1000
 /* An answer is a short integer; a line longer than this is a broken protocol. */
 #define RS_WORKER_MAX_ANSWER 256
-#define RS_WORKER_MAX_BATCH 256
+#define RS_WORKER_MAX_BATCH  256
 
 struct rs_worker {
     char *script;
@@ -100,8 +100,9 @@ static void discard_worker(struct rs_worker *w, enum failure why)
     }
     rs_log(w->log, why == TIMED_OUT ? RS_MSG_TIMEOUT : RS_MSG_WORKER_PROTOCOL,
            "%s (worker): %s; restarting it", w->script,
-           why == TIMED_OUT ? "no answer within its timeout" : "answered something else than "
-                                                                "an integer line");
+           why == TIMED_OUT ? "no answer within its timeout"
+                            : "answered something else than "
+                              "an integer line");
     rs_child_kill_group(&job->child, SIGTERM);
     job->state = RS_JOB_TERMINATING;
     job->outcome = RS_OUTCOME_FAILED;
@@ -122,8 +123,8 @@ static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t 
 {
     struct rs_job *job = w->job;
     for (;;) {
-        struct pollfd fds[3] = {{fd, events, 0}, {job->err.fd, POLLIN, 0},
-                                {job->child.pidfd, POLLIN, 0}};
+        struct pollfd fds[3] = {
+            {fd, events, 0}, {job->err.fd, POLLIN, 0}, {job->child.pidfd, POLLIN, 0}};
         int rc = poll(fds, 3, poll_timeout(deadline));
         if (rc < 0 && errno != EINTR)
             return DIED;
@@ -309,9 +310,8 @@ enum rs_outcome rs_worker_deliver(struct rs_worker *w, const char *hook, char *c
     size_t done;
     pthread_mutex_lock(&w->lock);
     bool started = w->job || ensure_running(w, patient) == 0;
-    enum failure f = started ? deliver(w, &hook, (char *const *const[]){envp}, 1, patient, &code,
-                                       &done)
-                             : DIED;
+    enum failure f =
+        started ? deliver(w, &hook, (char *const *const[]){envp}, 1, patient, &code, &done) : DIED;
     pthread_mutex_unlock(&w->lock);
     if (!started)
         return RS_OUTCOME_NOT_RUN;

@@ -22,8 +22,8 @@
 struct rs_worker_config {
     const char *script;
     enum rs_format format;
-    unsigned timeout_ms;   /* per event; 0: none */
-    char *const *envp;     /* the process's own environment (PATH and "env"); copied */
+    unsigned timeout_ms; /* per event; 0: none */
+    char *const *envp;   /* the process's own environment (PATH and "env"); copied */
 };
 
 struct rs_worker;

@@ -1,0 +1,427 @@
+#include "engine.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fixture {
+    char *dir;
+    int fds_before;
+    int threads_before;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->dir = make_temp_dir();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    rm_tree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
+static bool threads_back_to(int expected)
+{
+    int64_t end = now_ms() + 2000;
+    while (count_threads() != expected && now_ms() < end)
+        sleep_ms(5);
+    return count_threads() == expected;
+}
+
+static void snapshot(struct fixture *f)
+{
+    f->fds_before = count_fds();
+    f->threads_before = count_threads();
+}
+
+/* Nothing of the engines is left: descriptor, thread, child or zombie. */
+static void assert_clean(struct fixture *f)
+{
+    assert_int_equal(count_fds(), f->fds_before);
+    assert_true(threads_back_to(f->threads_before));
+    assert_no_children();
+}
+
+static struct rs_engine *engine_new(const char *extra, struct recorder *rec)
+{
+    char *json = NULL;
+    assert_true(
+        asprintf(&json, "{\"script\": \"%s\"%s%s}", helper_path(), *extra ? ", " : "", extra) > 0);
+    char err[512] = "";
+    struct rs_engine *engine = NULL;
+    int rc = rs_engine_new(json, &rec->logger, &engine, err, sizeof(err));
+    if (rc)
+        print_message("rs_engine_new(%s): %s\n", json, err);
+    assert_int_equal(rc, 0);
+    assert_non_null(engine);
+    free(json);
+    return engine;
+}
+
+/* An event whose script is told what to do by INHERIT_MODE=`mode`. */
+static void event_init(struct rs_event *ev, enum rs_hook hook, const char *mode)
+{
+    rs_event_init(ev, hook);
+    assert_int_equal(strvec_pushf(&ev->env, "INHERIT_MODE=%s", mode), 0);
+}
+
+static bool wait_count(struct recorder *rec, enum rs_msg msg, size_t n, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    while (rec_count(rec, msg) < n && now_ms() < end)
+        sleep_ms(5);
+    return rec_count(rec, msg) >= n;
+}
+
+static void assert_refused(const char *json, const char *needle)
+{
+    struct recorder rec;
+    rec_init(&rec);
+    char err[512];
+    memset(err, 'X', sizeof(err));
+    struct rs_engine *engine = NULL;
+    int rc = rs_engine_new(json, &rec.logger, &engine, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_null(engine);
+    assert_non_null(memchr(err, '\0', sizeof(err)));
+    if (!strstr(err, needle))
+        print_message("rs_engine_new(%s): \"%s\" lacks \"%s\"\n", json, err, needle);
+    assert_non_null(strstr(err, needle));
+    rec_free(&rec);
+}
+
+static void test_bad_configuration(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    assert_refused("{", "invalid JSON at offset 1");
+    assert_refused("[1]", "must be a map");
+    assert_refused(NULL, "'script'");
+    assert_refused("{\"script\": 5}", "'script'");
+    char *json = NULL;
+    assert_true(asprintf(&json, "{\"script\": \"%s\", \"wait\": \"yes\"}", helper_path()) > 0);
+    assert_refused(json, "'wait'");
+    free(json);
+    assert_true(asprintf(&json, "{\"script\": \"%s\", \"wiat\": true}", helper_path()) > 0);
+    assert_refused(json, "'wiat'");
+    free(json);
+    assert_true(asprintf(&json, "{\"script\": \"%s/none\"}", f->dir) > 0);
+    assert_refused(json, "'script'");
+    free(json);
+    /* A refused configuration starts nothing. */
+    assert_clean(f);
+}
+
+static void test_default_hooks(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *engine = engine_new("", &rec);
+    /* A script without "hooks" runs at the 19 hook points of the original library. */
+    static const char *const names[] = {
+        "pkt4_receive",   "pkt4_send",      "subnet4_select", "lease4_select",  "lease4_renew",
+        "lease4_release", "lease4_decline", "lease4_expire",  "lease4_recover", "pkt6_receive",
+        "pkt6_send",      "subnet6_select", "lease6_select",  "lease6_renew",   "lease6_rebind",
+        "lease6_decline", "lease6_release", "lease6_expire",  "lease6_recover",
+    };
+    rs_hook_set expected = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int hook = rs_hook_by_name(names[i]);
+        assert_true(hook >= 0);
+        expected |= RS_HOOK_BIT(hook);
+    }
+    assert_int_equal(__builtin_popcountll(expected), 19);
+    assert_true(rs_engine_hooks(engine) == expected);
+    rs_engine_free(engine);
+    /* Nothing ran, nothing went wrong. */
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), 0);
+    assert_int_equal(rec_count_severity(&rec, RS_WARN), 0);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_hook_filter(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *engine = engine_new("\"hooks\": [\"lease4_select\"]", &rec);
+    assert_true(rs_engine_hooks(engine) == RS_HOOK_BIT(RS_HOOK_LEASE4_SELECT));
+    struct rs_event ev;
+    event_init(&ev, RS_HOOK_PKT4_RECEIVE, "lines=1");
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), 0);
+    rs_event_release(&ev);
+    event_init(&ev, RS_HOOK_LEASE4_SELECT, "lines=1");
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
+    rs_event_release(&ev);
+    rs_engine_free(engine);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_wait_true_is_synchronous(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *engine = engine_new("\"wait\": true", &rec);
+    char *marker = NULL;
+    assert_true(asprintf(&marker, "%s/sync-marker", f->dir) > 0);
+    char *mode = NULL;
+    assert_true(asprintf(&mode, "sleep=100,touch=%s,report", marker) > 0);
+    struct rs_event ev;
+    event_init(&ev, RS_HOOK_LEASE4_RENEW, mode);
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    /* Done, output and all, by the time dispatch returns. */
+    assert_true(file_exists(marker));
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
+    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): argv 1 lease4_renew"), 1);
+    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): env PATH="), 1);
+    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): env INHERIT_MODE="), 1);
+    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): env "), 2);
+    rs_event_release(&ev);
+    rs_engine_free(engine);
+    free(mode);
+    free(marker);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_wait_false_returns_at_once(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *engine = engine_new("\"wait\": false", &rec);
+    char *marker = NULL;
+    assert_true(asprintf(&marker, "%s/async-marker", f->dir) > 0);
+    char *mode = NULL;
+    assert_true(asprintf(&mode, "sleep=1000,touch=%s", marker) > 0);
+    struct rs_event ev;
+    event_init(&ev, RS_HOOK_PKT4_SEND, mode);
+    int64_t t0 = now_ms();
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    int64_t elapsed = now_ms() - t0;
+    if (elapsed >= 100)
+        print_message("dispatch took %lld ms\n", (long long)elapsed);
+    assert_true(elapsed < 100);
+    assert_false(file_exists(marker));
+    rs_event_release(&ev);
+    /* It still runs to its end, and is reaped: unload waits for it. */
+    assert_true(wait_count(&rec, RS_MSG_SCRIPT_DONE, 1, 5000));
+    assert_true(file_exists(marker));
+    rs_engine_free(engine);
+    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
+    free(mode);
+    free(marker);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_unload_waits_for_scripts(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *engine = engine_new("\"wait\": false", &rec);
+    char *marker = NULL;
+    assert_true(asprintf(&marker, "%s/unload-marker", f->dir) > 0);
+    char *mode = NULL;
+    assert_true(asprintf(&mode, "sleep=500,touch=%s", marker) > 0);
+    struct rs_event ev;
+    event_init(&ev, RS_HOOK_LEASE6_EXPIRE, mode);
+    rs_engine_dispatch(engine, &ev);
+    rs_event_release(&ev);
+    int64_t t0 = now_ms();
+    rs_engine_free(engine);
+    assert_in_range(now_ms() - t0, 300, RS_ENGINE_DRAIN_MS - 1000);
+    assert_true(file_exists(marker));
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
+    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
+    free(mode);
+    free(marker);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_timeout_hands_over(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *engine = engine_new("\"wait\": true, \"timeout-ms\": 200", &rec);
+    struct rs_event ev;
+    event_init(&ev, RS_HOOK_PKT6_RECEIVE, "sleep=10000");
+    int64_t t0 = now_ms();
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    assert_in_range(now_ms() - t0, 150, 1000);
+    assert_int_equal(rec_count(&rec, RS_MSG_TIMEOUT), 1);
+    rs_event_release(&ev);
+    /* SIGTERM ends it; the supervisor reaps it, before unload. */
+    int64_t end = now_ms() + 2000;
+    while (count_children() > 0 && now_ms() < end)
+        sleep_ms(5);
+    assert_int_equal(count_children(), 0);
+    rs_engine_free(engine);
+    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_on_failure(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *skip = engine_new(
+        "\"wait\": true, \"on-failure\": \"skip\", \"hooks\": [\"lease4_select\"]", &rec);
+    struct rs_engine *drop =
+        engine_new("\"wait\": true, \"on-failure\": \"drop\", \"hooks\": [\"pkt4_receive\"]", &rec);
+    struct rs_event ev;
+
+    event_init(&ev, RS_HOOK_LEASE4_SELECT, "exit=1");
+    assert_int_equal(rs_engine_dispatch(skip, &ev), RS_NEXT_SKIP);
+    rs_event_release(&ev);
+    event_init(&ev, RS_HOOK_LEASE4_SELECT, "exit=0");
+    assert_int_equal(rs_engine_dispatch(skip, &ev), RS_NEXT_CONTINUE);
+    rs_event_release(&ev);
+    event_init(&ev, RS_HOOK_PKT4_RECEIVE, "signal=9");
+    assert_int_equal(rs_engine_dispatch(drop, &ev), RS_NEXT_DROP);
+    rs_event_release(&ev);
+    assert_int_equal(rec_count(&rec, RS_MSG_NEXT_STEP), 2);
+    rs_engine_free(skip);
+    rs_engine_free(drop);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+static void test_exec_failure_never_changes_course(void **state)
+{
+    struct fixture *f = *state;
+    if (under_valgrind())
+        skip(); /* the failure cannot come back from posix_spawn() there (testutil.h) */
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    char *script = write_file(f->dir, "vanishing.sh", "#!/bin/sh\nexit 1\n", 0755);
+    char *json = NULL;
+    assert_true(asprintf(&json,
+                         "{\"script\": \"%s\", \"wait\": true, \"on-failure\": \"drop\", "
+                         "\"hooks\": [\"pkt4_receive\"]}",
+                         script) > 0);
+    char err[256];
+    struct rs_engine *engine = NULL;
+    assert_int_equal(rs_engine_new(json, &rec.logger, &engine, err, sizeof(err)), 0);
+    /* Removed after load: the run fails to start, which is logged, and Kea carries on. */
+    assert_int_equal(unlink(script), 0);
+    struct rs_event ev;
+    rs_event_init(&ev, RS_HOOK_PKT4_RECEIVE);
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    assert_int_equal(rec_count(&rec, RS_MSG_EXEC_FAILED), 1);
+    assert_int_equal(rec_count_text(&rec, RS_MSG_EXEC_FAILED, "file not found"), 1);
+    rs_event_release(&ev);
+    rs_engine_free(engine);
+    free(json);
+    free(script);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+#define DISPATCH_THREADS 4
+#define DISPATCHES       2000
+
+struct dispatcher {
+    pthread_t thread;
+    struct rs_engine *waited, *not_waited;
+    int runs;
+    int unexpected;
+};
+
+static void *dispatch_many(void *arg)
+{
+    struct dispatcher *d = arg;
+    /* No assertions here: cmocka's only work in the test's own thread. */
+    for (int i = 0; i < d->runs; i++) {
+        struct rs_event ev;
+        rs_event_init(&ev, RS_HOOK_LEASE4_RELEASE);
+        if (strvec_push(&ev.env, "INHERIT_MODE=exit=0") != 0)
+            d->unexpected++;
+        if (rs_engine_dispatch(i % 2 ? d->not_waited : d->waited, &ev) != RS_NEXT_CONTINUE)
+            d->unexpected++;
+        rs_event_release(&ev);
+    }
+    return NULL;
+}
+
+static void test_thousands_of_runs_leave_nothing(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    struct rs_engine *waited = engine_new("\"wait\": true", &rec);
+    struct rs_engine *not_waited = engine_new("\"wait\": false", &rec);
+    struct dispatcher d[DISPATCH_THREADS];
+    for (int i = 0; i < DISPATCH_THREADS; i++) {
+        d[i] = (struct dispatcher){.waited = waited,
+                                   .not_waited = not_waited,
+                                   .runs = DISPATCHES / DISPATCH_THREADS,
+                                   .unexpected = 0};
+        assert_int_equal(pthread_create(&d[i].thread, NULL, dispatch_many, &d[i]), 0);
+    }
+    for (int i = 0; i < DISPATCH_THREADS; i++) {
+        pthread_join(d[i].thread, NULL);
+        assert_int_equal(d[i].unexpected, 0);
+    }
+    /* Wait for the runs nobody waited for, however slow this machine (valgrind) is. */
+    assert_true(wait_count(&rec, RS_MSG_SCRIPT_DONE, DISPATCHES, 120000));
+    rs_engine_free(waited);
+    rs_engine_free(not_waited);
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), DISPATCHES);
+    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), DISPATCHES);
+    /* Nothing went wrong on the way: no warning, no error. */
+    if (rec_count_severity(&rec, RS_WARN) != 0)
+        rec_dump(&rec);
+    assert_int_equal(rec_count_severity(&rec, RS_WARN), 0);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_configuration),
+        cmocka_unit_test(test_default_hooks),
+        cmocka_unit_test(test_hook_filter),
+        cmocka_unit_test(test_wait_true_is_synchronous),
+        cmocka_unit_test(test_wait_false_returns_at_once),
+        cmocka_unit_test(test_unload_waits_for_scripts),
+        cmocka_unit_test(test_timeout_hands_over),
+        cmocka_unit_test(test_on_failure),
+        cmocka_unit_test(test_exec_failure_never_changes_course),
+        cmocka_unit_test(test_thousands_of_runs_leave_nothing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
