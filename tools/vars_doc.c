@@ -73,6 +73,31 @@ static void print_family(int family)
     }
 }
 
+static void print_isc_name(void *ctx, const struct rs_var_doc *doc)
+{
+    const char **sep = ctx;
+    printf("%s`%s`", *sep, doc->name);
+    *sep = ", ";
+}
+
+/* With "variables": "isc": the names of ISC's libdhcp_run_script, per hook point. */
+static void print_isc(void)
+{
+    printf("#### With `\"variables\": \"isc\"`\n\n"
+           "The names and formats of ISC's `libdhcp_run_script` in Kea 2.2 (no `KEA_` prefix, "
+           "`true`/`false` booleans), at the hook points it has, plus `PATH`:\n\n"
+           "| hook point | variables |\n|---|---|\n");
+    for (int hook = 0; hook < RS_HOOK_COUNT; hook++) {
+        if (!rs_isc_blocks(hook))
+            continue;
+        const char *sep = " ";
+        printf("| `%s` |", rs_hook_describe(hook)->name);
+        rs_isc_docs(hook, print_isc_name, &sep);
+        printf(" |\n");
+    }
+    printf("\n");
+}
+
 int main(void)
 {
     printf("Every script also gets `PATH=%s`, and nothing else of Kea's environment.\n"
@@ -81,5 +106,6 @@ int main(void)
            RS_SCRIPT_PATH);
     print_family(4);
     print_family(6);
+    print_isc();
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "event.h"
 #include "frame.h"
 #include "json.h"
 
@@ -77,8 +78,10 @@ static int parse_wait(struct ctx *ctx, const char *key, const struct json *value
                       struct rs_script_config *out)
 {
     int rc = expect_type(ctx, key, value, JSON_BOOL);
-    if (!rc)
+    if (!rc) {
         out->wait = value->boolean;
+        out->wait_set = true;
+    }
     return rc;
 }
 
@@ -101,6 +104,7 @@ static int parse_hooks(struct ctx *ctx, const char *key, const struct json *valu
         hooks |= RS_HOOK_BIT(hook);
     }
     out->hooks = hooks;
+    out->hooks_set = true;
     return 0;
 }
 
@@ -274,6 +278,17 @@ static int parse_choice(struct ctx *ctx, const char *key, const struct json *val
     return -1;
 }
 
+static int parse_variables(struct ctx *ctx, const char *key, const struct json *value,
+                           struct rs_script_config *out)
+{
+    static const char *const names[] = {"kea", "isc", NULL};
+    int i = parse_choice(ctx, key, value, names, "\"kea\" or \"isc\"");
+    if (i < 0)
+        return -EINVAL;
+    out->isc_variables = i == 1;
+    return 0;
+}
+
 static int parse_mode(struct ctx *ctx, const char *key, const struct json *value,
                       struct rs_script_config *out)
 {
@@ -317,12 +332,16 @@ static const struct setting {
     {"mode", parse_mode},
     {"format", parse_format},
     {"replay", parse_replay},
+    {"variables", parse_variables},
+    /* The names ISC's libdhcp_run_script uses; "sync": true really waits here. */
+    {"name", parse_path},
+    {"sync", parse_wait},
 };
 
 #define NR_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 #define ENTRY_KEYS                                                                                 \
     "script, wait, hooks, timeout-ms, on-failure, env, options, queue-limit, max-concurrency, "    \
-    "on-full, mode, format, replay"
+    "on-full, mode, format, replay, variables, name, sync"
 
 static const struct setting *find_setting(const char *key)
 {
@@ -377,6 +396,32 @@ static int apply_settings(struct ctx *ctx, const struct json *object, bool top_l
     return 0;
 }
 
+/* "variables": "isc" means ISC's library as a whole: its hook points by default (and only
+ * those), and Kea not waiting unless told to. */
+static int check_isc(struct ctx *ctx, struct rs_script_config *script)
+{
+    rs_hook_set ours = RS_HOOK_BIT(RS_HOOK_LOAD) | RS_HOOK_BIT(RS_HOOK_UNLOAD) |
+                       RS_HOOK_BIT(RS_HOOK_LEASE4_REPLAY) | RS_HOOK_BIT(RS_HOOK_LEASE6_REPLAY);
+    rs_hook_set isc_hooks = 0;
+    for (int hook = 0; hook < RS_HOOK_COUNT; hook++)
+        if (rs_isc_blocks(hook) && !(ours & RS_HOOK_BIT(hook)))
+            isc_hooks |= RS_HOOK_BIT(hook);
+    if (!script->wait_set)
+        script->wait = false;
+    if (!script->hooks_set) {
+        script->hooks = isc_hooks | (script->hooks & ~rs_hook_default_set());
+        return 0;
+    }
+    for (int hook = 0; hook < RS_HOOK_COUNT; hook++)
+        if ((script->hooks & RS_HOOK_BIT(hook)) && !(isc_hooks & RS_HOOK_BIT(hook)) &&
+            !(ours & RS_HOOK_BIT(hook)))
+            return config_error(ctx,
+                                "parameter '%shooks': ISC's run_script has no variables for "
+                                "%s; use \"variables\": \"kea\" for it",
+                                ctx->where, rs_hook_describe(hook)->name);
+    return 0;
+}
+
 /* Refuses what would silently do nothing: a failure action Kea ignores at a chosen hook point,
  * or one that needs an answer Kea does not wait for. */
 static int check_script(struct ctx *ctx, struct rs_script_config *script)
@@ -387,6 +432,11 @@ static int check_script(struct ctx *ctx, struct rs_script_config *script)
     if (!script->path)
         return config_error(ctx, "parameter '%sscript' is missing: it names the program to run",
                             ctx->where);
+    if (script->isc_variables) {
+        int rc = check_isc(ctx, script);
+        if (rc)
+            return rc;
+    }
     if (script->wait && script->queue_keys_set)
         return config_error(ctx,
                             "parameter '%s%s' applies to scripts with \"wait\": false "

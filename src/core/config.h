@@ -47,7 +47,9 @@ struct rs_script_config {
     struct strvec env;                /* fixed "NAME=value" pairs from "env" */
     uint16_t options[RS_MAX_OPTIONS]; /* query option codes to export from "options" */
     size_t nr_options;
-    bool replay; /* also gets lease4_replay / lease6_replay at start-up */
+    bool replay;              /* also gets lease4_replay / lease6_replay at start-up */
+    bool isc_variables;       /* "variables": "isc": ISC run_script's names and formats */
+    bool wait_set, hooks_set; /* given explicitly (here or at the top level) */
     enum rs_mode mode;
     int format;      /* enum rs_format, for workers */
     bool format_set; /* "format" given in this script's own map */

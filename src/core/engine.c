@@ -146,10 +146,27 @@ rs_hook_set rs_engine_hooks(const struct rs_engine *engine)
     return engine->hooks;
 }
 
+bool rs_engine_wants_isc(const struct rs_engine *engine)
+{
+    for (size_t i = 0; i < engine->config.nr_scripts; i++)
+        if (engine->config.scripts[i].isc_variables)
+            return true;
+    return false;
+}
+
 size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned short **codes)
 {
     *codes = engine->option_codes;
     return engine->nr_option_codes;
+}
+
+/* The script's environment for `ev`, in the naming scheme it asked for. */
+static char **script_envp(const struct rs_script_config *script, const struct rs_event *ev,
+                          const struct strvec *extra)
+{
+    if (script->isc_variables)
+        return rs_event_envp_isc(ev, extra, script->options, script->nr_options);
+    return rs_event_envp(ev, extra, script->options, script->nr_options);
 }
 
 /* Queues a run of a script Kea does not wait for; the queue's own threads start it. */
@@ -159,7 +176,7 @@ static void queue_script(struct rs_engine *engine, struct rs_queue *queue,
     const char *hook = rs_hook_describe(ev->hook)->name;
     /* A worker has its fixed "env" in its own environment already. */
     const struct strvec *extra = script->mode == RS_MODE_WORKER ? NULL : &script->env;
-    char **envp = rs_event_envp(ev, extra, script->options, script->nr_options);
+    char **envp = script_envp(script, ev, extra);
     const struct strvec *keys = rs_event_keys(ev);
     int rc =
         envp ? rs_queue_push(queue, hook, envp, (const char *const *)strvec_array(keys), keys->nr)
@@ -176,7 +193,7 @@ static enum rs_outcome run_script(struct rs_engine *engine, const struct rs_scri
 {
     const char *hook = rs_hook_describe(ev->hook)->name;
     struct rs_job *job = malloc(sizeof(*job));
-    char **envp = rs_event_envp(ev, &script->env, script->options, script->nr_options);
+    char **envp = script_envp(script, ev, &script->env);
     enum rs_outcome outcome = RS_OUTCOME_NOT_RUN;
     if (!job || !envp) {
         rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory", script->path, hook);
@@ -202,7 +219,7 @@ out:
 static enum rs_outcome deliver_now(struct rs_engine *engine, size_t i, const struct rs_event *ev)
 {
     const struct rs_script_config *script = &engine->config.scripts[i];
-    char **envp = rs_event_envp(ev, NULL, script->options, script->nr_options);
+    char **envp = script_envp(script, ev, NULL);
     if (!envp) {
         rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory", script->path,
                rs_hook_describe(ev->hook)->name);

@@ -34,6 +34,9 @@ int rs_engine_new(const char *params_json, const struct rs_logger *log, struct r
 /* The hook points some script wants: the adapter registers callouts for these only. */
 rs_hook_set rs_engine_hooks(const struct rs_engine *engine);
 
+/* Whether some script wants ISC run_script's variables: the adapter then fills those too. */
+bool rs_engine_wants_isc(const struct rs_engine *engine);
+
 /* The query option codes some script asked for ("options"); the adapter exports these. */
 size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned short **codes);
 

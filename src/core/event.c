@@ -1,23 +1,9 @@
 #include "event.h"
+#include "fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* One variable of a block: where its text is in the block's struct, and what it means. */
-struct field {
-    const char *suffix; /* appended to the block's prefix; "" names the prefix itself */
-    size_t offset;
-    bool optional;
-    const char *type;
-    const char *description;
-};
-
-#define F(st, member, suffix, opt, type, desc)                                                     \
-    {                                                                                              \
-        suffix, offsetof(st, member), opt, type, desc                                              \
-    }
-#define NR(array) (sizeof(array) / sizeof(array[0]))
 
 static const struct field pkt4_fields[] = {
     F(struct rs_pkt4, type, "_TYPE", false, "string", "DHCP message type, e.g. DHCPDISCOVER"),
@@ -128,16 +114,6 @@ static const struct field lease6_fields[] = {
     F(struct rs_lease6, debug, "_DEBUG", false, "string", "Kea's multi-line dump of the lease"),
 };
 
-struct field_list {
-    const struct field *fields;
-    size_t nr;
-};
-
-#define FIELDS(array)                                                                              \
-    {                                                                                              \
-        array, NR(array)                                                                           \
-    }
-
 static const struct field_list pkt4 = FIELDS(pkt4_fields), pkt6 = FIELDS(pkt6_fields),
                                relay6 = FIELDS(relay6_fields), subnet = FIELDS(subnet_fields),
                                lease4 = FIELDS(lease4_fields), lease6 = FIELDS(lease6_fields);
@@ -150,8 +126,7 @@ static bool in_lease_list(const struct field *f)
 
 static void add_var(struct rs_event *ev, const char *name, const char *value)
 {
-    if (strvec_push_pair(&ev->env, name, value, strlen(value)) != 0)
-        ev->incomplete = true;
+    rs_fields_add_var(ev, &ev->env, name, value);
 }
 
 static void add_key(struct rs_event *ev, const char *key)
@@ -163,15 +138,7 @@ static void add_key(struct rs_event *ev, const char *key)
 static void add_fields(struct rs_event *ev, const char *prefix, const struct field_list *list,
                        bool (*keep)(const struct field *), const void *values)
 {
-    char name[96];
-    for (size_t i = 0; i < list->nr; i++) {
-        const struct field *f = &list->fields[i];
-        const char *value = *(const char *const *)((const char *)values + f->offset);
-        if ((!value && f->optional) || (keep && !keep(f)))
-            continue;
-        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
-        add_var(ev, name, value ? value : "");
-    }
+    rs_fields_add(ev, &ev->env, prefix, list, keep, values);
 }
 
 void rs_event_init(struct rs_event *ev, enum rs_hook hook)
@@ -179,6 +146,8 @@ void rs_event_init(struct rs_event *ev, enum rs_hook hook)
     ev->hook = hook;
     strvec_init(&ev->env);
     strvec_init(&ev->options);
+    strvec_init(&ev->isc_env);
+    strvec_init(&ev->isc_options);
     strvec_init(&ev->keys);
     ev->incomplete = false;
     add_var(ev, "PATH", RS_SCRIPT_PATH);
@@ -188,6 +157,8 @@ void rs_event_release(struct rs_event *ev)
 {
     strvec_clear(&ev->env);
     strvec_clear(&ev->options);
+    strvec_clear(&ev->isc_env);
+    strvec_clear(&ev->isc_options);
     strvec_clear(&ev->keys);
 }
 
@@ -305,6 +276,9 @@ void rs_event_add_option(struct rs_event *ev, int family, unsigned short code, c
         return;
     }
     ev->option_codes[ev->options.nr - 1] = code;
+    snprintf(name, sizeof(name), "QUERY%d_OPTION_%u", family, code);
+    if (strvec_push_pair(&ev->isc_options, name, hex, strlen(hex)) != 0)
+        ev->incomplete = true;
 }
 
 static size_t name_length(const char *pair)
@@ -333,35 +307,53 @@ static bool requested(const struct rs_event *ev, size_t option, const unsigned s
 
 /* KEA_QUERY4_OPTION60 is both the raw vendor class and option 60 on request: the option wins. */
 static bool overridden_by_option(const char *pair, const struct rs_event *ev,
-                                 const unsigned short *codes, size_t nr_codes)
+                                 const struct strvec *options, const unsigned short *codes,
+                                 size_t nr_codes)
 {
     size_t len = name_length(pair);
-    for (size_t i = 0; i < ev->options.nr; i++)
-        if (name_length(ev->options.items[i]) == len &&
-            memcmp(ev->options.items[i], pair, len) == 0 && requested(ev, i, codes, nr_codes))
+    for (size_t i = 0; i < options->nr; i++)
+        if (name_length(options->items[i]) == len && memcmp(options->items[i], pair, len) == 0 &&
+            requested(ev, i, codes, nr_codes))
             return true;
     return false;
+}
+
+/* The envp of one naming scheme: its variables, `extra`, then the requested options. */
+static char **build_envp(const struct rs_event *ev, const struct strvec *env,
+                         const struct strvec *options, const struct strvec *extra,
+                         const unsigned short *codes, size_t nr_codes)
+{
+    size_t extra_nr = extra ? extra->nr : 0;
+    char **envp = malloc((env->nr + extra_nr + options->nr + 1) * sizeof(*envp));
+    if (!envp)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < env->nr; i++)
+        if (!overridden(env->items[i], extra) &&
+            !overridden_by_option(env->items[i], ev, options, codes, nr_codes))
+            envp[n++] = env->items[i];
+    for (size_t i = 0; i < extra_nr; i++)
+        envp[n++] = extra->items[i];
+    for (size_t i = 0; i < options->nr; i++)
+        if (requested(ev, i, codes, nr_codes))
+            envp[n++] = options->items[i];
+    envp[n] = NULL;
+    return envp;
 }
 
 char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
                      const unsigned short *codes, size_t nr_codes)
 {
-    size_t extra_nr = extra ? extra->nr : 0;
-    char **envp = malloc((ev->env.nr + extra_nr + ev->options.nr + 1) * sizeof(*envp));
-    if (!envp)
-        return NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < ev->env.nr; i++)
-        if (!overridden(ev->env.items[i], extra) &&
-            !overridden_by_option(ev->env.items[i], ev, codes, nr_codes))
-            envp[n++] = ev->env.items[i];
-    for (size_t i = 0; i < extra_nr; i++)
-        envp[n++] = extra->items[i];
-    for (size_t i = 0; i < ev->options.nr; i++)
-        if (requested(ev, i, codes, nr_codes))
-            envp[n++] = ev->options.items[i];
-    envp[n] = NULL;
-    return envp;
+    return build_envp(ev, &ev->env, &ev->options, extra, codes, nr_codes);
+}
+
+char **rs_event_envp_isc(const struct rs_event *ev, const struct strvec *extra,
+                         const unsigned short *codes, size_t nr_codes)
+{
+    /* Events without ISC variables (load, unload) get PATH alone, the first of `env`. */
+    struct strvec path_only = {ev->env.items, ev->env.nr ? 1 : 0, 0};
+    return build_envp(ev, ev->isc_env.nr ? &ev->isc_env : &path_only, &ev->isc_options, extra,
+                      codes, nr_codes);
 }
 
 const struct strvec *rs_event_keys(const struct rs_event *ev)
@@ -379,15 +371,7 @@ struct doc_ctx {
 static void doc_fields(const struct doc_ctx *d, const char *prefix, const struct field_list *list,
                        bool (*keep)(const struct field *))
 {
-    char name[96];
-    for (size_t i = 0; i < list->nr; i++) {
-        const struct field *f = &list->fields[i];
-        if (keep && !keep(f))
-            continue;
-        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
-        struct rs_var_doc doc = {name, f->type, f->optional, f->description};
-        d->fn(d->ctx, &doc);
-    }
+    rs_fields_doc(d->fn, d->ctx, prefix, list, keep);
 }
 
 static void doc_one(const struct doc_ctx *d, const char *name, const char *type, bool optional,

@@ -73,6 +73,10 @@ struct rs_event {
      * client's MAC or DUID. Filled as blocks are added. */
     struct strvec keys;
     struct strvec options; /* "KEA_QUERY4_OPTION<code>=0x..." */
+    /* The same event in the names and formats of ISC's libdhcp_run_script ("variables": "isc"),
+     * filled only when a script asks for them (src/core/event_isc.c). */
+    struct strvec isc_env;
+    struct strvec isc_options; /* "QUERY4_OPTION_<code>=0x...", same order as `options` */
     unsigned short option_codes[RS_EVENT_MAX_OPTIONS];
     /* Set once an allocation failed: the event still runs, with the variables it has. */
     bool incomplete;
@@ -118,6 +122,90 @@ void rs_event_add_option(struct rs_event *ev, int family, unsigned short code, c
  */
 char **rs_event_envp(const struct rs_event *ev, const struct strvec *extra,
                      const unsigned short *codes, size_t nr_codes);
+
+/* rs_event_envp() for a script with "variables": "isc". */
+char **rs_event_envp_isc(const struct rs_event *ev, const struct strvec *extra,
+                         const unsigned short *codes, size_t nr_codes);
+
+/*
+ * ISC's libdhcp_run_script (Kea 2.2) variables, for "variables": "isc". Same conventions as the
+ * structs above (text, NULL = empty), except that ISC always emits every variable of a block,
+ * empty when Kea has no value, and only its option variables are ever left out.
+ */
+struct rs_isc_pkt4 {
+    const char *type, *txid, *local_addr, *local_port, *remote_addr, *remote_port;
+    const char *iface_index, *iface_name, *hops, *secs, *flags;
+    const char *ciaddr, *siaddr, *yiaddr, *giaddr, *relayed;
+    const char *hwaddr, *hwaddr_type, *local_hwaddr, *local_hwaddr_type;
+    const char *remote_hwaddr, *remote_hwaddr_type;
+    const char *option_82, *option_82_sub_option_1, *option_82_sub_option_2; /* if present */
+};
+
+struct rs_isc_pkt6 {
+    const char *type, *txid, *local_addr, *local_port, *remote_addr, *remote_port;
+    const char *iface_index, *iface_name, *remote_hwaddr, *remote_hwaddr_type, *proto;
+    const char *client_id;
+};
+
+struct rs_isc_lease4 {
+    const char *address, *cltt, *hostname, *hwaddr, *hwaddr_type, *state, *subnet_id;
+    const char *valid_lifetime, *client_id;
+};
+
+struct rs_isc_lease6 {
+    const char *address, *cltt, *hostname, *hwaddr, *hwaddr_type, *state, *subnet_id;
+    const char *valid_lifetime, *duid, *iaid, *preferred_lifetime, *prefix_len, *type;
+};
+
+struct rs_isc_subnet4 {
+    const char *id, *name, *prefix, *prefix_len;
+};
+
+/* lease4_renew's client-id and hardware address arguments: PKT4_CLIENT_ID, PKT4_HWADDR... */
+struct rs_isc_pkt4_ids {
+    const char *client_id, *hwaddr, *hwaddr_type;
+};
+
+/* The IA of a lease6_renew / lease6_rebind response: PKT6_IA_IAID... */
+struct rs_isc_ia {
+    const char *iaid, *ia_type, *ia_t1, *ia_t2;
+};
+
+/* Which ISC blocks each hook point carries (enum rs_isc_block bits); 0: ISC's library does not
+ * have that hook point. */
+enum rs_isc_block {
+    RS_ISC_QUERY4 = 1u << 0,
+    RS_ISC_QUERY6 = 1u << 1,
+    RS_ISC_SUBNET4 = 1u << 2,
+    RS_ISC_PKT4_IDS = 1u << 3,
+    RS_ISC_LEASE4 = 1u << 4,
+    RS_ISC_LEASE6 = 1u << 5,
+    RS_ISC_PKT6_IA = 1u << 6,
+    RS_ISC_REMOVE_LEASE = 1u << 7,
+    RS_ISC_LEASES4 = 1u << 8,
+    RS_ISC_LEASES6 = 1u << 9,
+};
+
+unsigned rs_isc_blocks(enum rs_hook hook);
+
+void rs_event_add_isc_query4(struct rs_event *ev, const struct rs_isc_pkt4 *pkt);
+void rs_event_add_isc_query6(struct rs_event *ev, const struct rs_isc_pkt6 *pkt);
+void rs_event_add_isc_subnet4(struct rs_event *ev, const struct rs_isc_subnet4 *subnet);
+void rs_event_add_isc_pkt4_ids(struct rs_event *ev, const struct rs_isc_pkt4_ids *ids);
+void rs_event_add_isc_lease4(struct rs_event *ev, const struct rs_isc_lease4 *lease);
+void rs_event_add_isc_lease6(struct rs_event *ev, const struct rs_isc_lease6 *lease);
+void rs_event_add_isc_ia(struct rs_event *ev, const struct rs_isc_ia *ia);
+void rs_event_add_isc_remove_lease(struct rs_event *ev, bool remove);
+void rs_event_add_isc_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
+                                  size_t count);
+void rs_event_add_isc_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,
+                                    const struct rs_isc_lease4 *lease);
+void rs_event_add_isc_listed_lease6(struct rs_event *ev, enum rs_lease_list list, size_t index,
+                                    const struct rs_isc_lease6 *lease);
+
+/* Documentation of the ISC variables of a hook point, for generated docs and tests. */
+struct rs_var_doc;
+void rs_isc_docs(enum rs_hook hook, void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx);
 
 /* The event's ordering keys: its leases' addresses and the client's identity. */
 const struct strvec *rs_event_keys(const struct rs_event *ev);

@@ -42,7 +42,14 @@ struct OptionCodes {
 // reading each from the callout's arguments. Throws on a missing or mistyped argument.
 void extract_event(isc::hooks::CalloutHandle &handle, const OptionCodes &options, rs_event &event);
 
-// Adds one lease's variables (KEA_LEASE4_* or KEA_LEASE6_*): for replayed leases.
+// The same event in the names and formats of ISC's libdhcp_run_script ("variables": "isc"), for
+// the hook points ISC's library has. Throws like extract_event().
+void extract_isc_event(isc::hooks::CalloutHandle &handle, rs_event &event);
+
+// Adds one lease's variables (KEA_LEASE4_* or KEA_LEASE6_*; add_isc_lease: ISC's LEASE4_*...),
+// for replayed leases.
+void add_isc_lease(rs_event &event, const isc::dhcp::Lease4Ptr &lease);
+void add_isc_lease(rs_event &event, const isc::dhcp::Lease6Ptr &lease);
 void add_lease(rs_event &event, const isc::dhcp::Lease4Ptr &lease);
 void add_lease(rs_event &event, const isc::dhcp::Lease6Ptr &lease);
 

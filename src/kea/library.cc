@@ -46,6 +46,8 @@ template <rs_hook Hook> int callout(CalloutHandle &handle)
         runscript::OptionCodes options;
         options.count = rs_engine_option_codes(engine, &options.codes);
         runscript::extract_event(handle, options, event);
+        if (rs_engine_wants_isc(engine) && rs_isc_blocks(Hook))
+            runscript::extract_isc_event(handle, event);
         switch (rs_engine_dispatch(engine, &event)) {
         case RS_NEXT_CONTINUE:
             break;

@@ -60,6 +60,8 @@ size_t fill_events(const Collection &leases, rs_hook hook, rs_event *events, IOA
             continue;
         rs_event_init(&events[count], hook);
         add_lease(events[count], lease);
+        if (rs_engine_wants_isc(session.engine))
+            add_isc_lease(events[count], lease);
         ++count;
     }
     return count;

@@ -1,0 +1,40 @@
+#include "fields.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void rs_fields_add_var(struct rs_event *ev, struct strvec *to, const char *name, const char *value)
+{
+    if (strvec_push_pair(to, name, value, strlen(value)) != 0)
+        ev->incomplete = true;
+}
+
+void rs_fields_add(struct rs_event *ev, struct strvec *to, const char *prefix,
+                   const struct field_list *list, bool (*keep)(const struct field *),
+                   const void *values)
+{
+    char name[96];
+    for (size_t i = 0; i < list->nr; i++) {
+        const struct field *f = &list->fields[i];
+        const char *value = *(const char *const *)((const char *)values + f->offset);
+        if ((!value && f->optional) || (keep && !keep(f)))
+            continue;
+        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
+        rs_fields_add_var(ev, to, name, value ? value : "");
+    }
+}
+
+void rs_fields_doc(void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx,
+                   const char *prefix, const struct field_list *list,
+                   bool (*keep)(const struct field *))
+{
+    char name[96];
+    for (size_t i = 0; i < list->nr; i++) {
+        const struct field *f = &list->fields[i];
+        if (keep && !keep(f))
+            continue;
+        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
+        struct rs_var_doc doc = {name, f->type, f->optional, f->description};
+        fn(ctx, &doc);
+    }
+}
