@@ -388,8 +388,9 @@ static void doc_lease_lists(const struct doc_ctx *d, int family, const struct fi
         const char *prefix = list_prefix(family, list);
         snprintf(name, sizeof(name), "%s_COUNT", prefix);
         doc_one(d, name, "int", false,
-                list == RS_LEASES_GRANTED ? "number of leases granted or renewed"
-                                          : "number of leases released, declined or replaced");
+                list == RS_LEASES_GRANTED
+                    ? "number of leases committed: granted, renewed, or declined (state declined)"
+                    : "number of leases deleted: released, or replaced by another address");
         snprintf(name, sizeof(name), "%s_AT<i>", prefix);
         doc_fields(d, name, fields, in_lease_list);
     }

@@ -263,8 +263,6 @@ void add_requested_options(Texts &texts, rs_event &event, int family, const PktP
         const uint16_t code = codes.codes[i];
         if (family == 4 && (code == DHO_VENDOR_CLASS_IDENTIFIER || code == DHO_DHCP_AGENT_OPTIONS))
             continue;
-        if (family == 4 && code > 255)
-            continue;
         OptionPtr option = query->getOption(code);
         if (option)
             rs_event_add_option(&event, family, code, option_hex(texts, option));

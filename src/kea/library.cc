@@ -174,6 +174,14 @@ int load(LibraryHandle &handle)
         char err[512];
         if (rs_engine_new(json.c_str(), runscript::kea_logger(), &engine, err, sizeof(err)) != 0)
             return fail_load(std::string("configuration refused: ") + err);
+        if (isc::hooks::ServerHooks::getServerHooks().findIndex("pkt4_receive") >= 0) {
+            const unsigned short *codes;
+            for (size_t i = 0, n = rs_engine_option_codes(engine, &codes); i < n; ++i)
+                if (codes[i] > 254)
+                    return fail_load("configuration refused: parameter 'options': DHCPv4 option "
+                                     "codes go from 1 to 254, not " +
+                                     std::to_string(codes[i]));
+        }
         register_callouts(handle);
         register_replay(handle);
         runscript::log(RS_MSG_LOADED, json.c_str());
