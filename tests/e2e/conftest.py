@@ -7,7 +7,6 @@ Needs root (namespaces, raw sockets) and Debian's python3 (scapy, pytest):
 """
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from lab import Lab, sweep_stale  # noqa: E402  (needs the path above)
 from lab.netns import PREFIX  # noqa: E402
+from lab.wait import time_limit as _time_limit  # noqa: E402
 
 # Our hook, once the Makefile has built it.
 HOOK_SO = REPO / "build" / "kea-hook-runscript.so"
@@ -39,15 +39,8 @@ def time_limit(request):
     lab fixture still unwinds and cleans up."""
     marker = request.node.get_closest_marker("time_limit")
     limit = marker.args[0] if marker else DEFAULT_TIME_LIMIT
-
-    def expire(_signum, _frame):
-        raise TimeoutError(f"{request.node.nodeid} exceeded its {limit}s time limit")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(limit)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with _time_limit(limit, request.node.nodeid):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,7 +62,7 @@ def lab(tmp_path):
         yield the_lab
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def hook_so():
     """Path of our built hook library; skips the test until it is built."""
     if not HOOK_SO.exists():

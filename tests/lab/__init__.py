@@ -10,8 +10,8 @@ Import as `lab` with tests/ on sys.path, or as `tests.lab` from the repo root.
 from .kea import KeaServer, config4, config6, hook
 from .lab import Lab
 from .netns import Network, sweep_stale
-from .recorder import Call, Recorder
+from .recorder import Call, Recorder, matching, one
 from .wait import WaitTimeout, wait_until
 
 __all__ = ["Call", "KeaServer", "Lab", "Network", "Recorder", "WaitTimeout",
-           "config4", "config6", "hook", "sweep_stale", "wait_until"]
+           "config4", "config6", "hook", "matching", "one", "sweep_stale", "wait_until"]

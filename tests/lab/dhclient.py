@@ -7,6 +7,7 @@ child: once it has a lease it keeps renewing it until release*() or
 close(), and Network.close() stops it anyway.
 """
 
+import codecs
 import os
 import re
 import shutil
@@ -105,6 +106,15 @@ class DhClient:
         last = self._obtain(6, _ia_flags(na, pd), timeout).rpartition("lease6 {")[2]
         return Lease6(addresses=re.findall(r"iaaddr ([0-9a-f:]+) \{", last),
                       prefixes=re.findall(r"iaprefix ([0-9a-f:]+/\d+) \{", last))
+
+    def duid(self):
+        """The DUID dhclient identifies itself with (its default-duid), as
+        bytes. dhclient -6 writes it at the top of its lease file, as a
+        string with octal escapes."""
+        with open(self._lease_file(6)) as f:
+            match = re.search(r'^default-duid "((?:[^"\\]|\\.)*)";', f.read(), re.M)
+        assert match, "no default-duid in dhclient's lease file"
+        return codecs.escape_decode(match.group(1).encode("latin-1"))[0]
 
     def release6(self, na=True, pd=True, timeout=30):
         """Send RELEASE and stop dhclient -6."""

@@ -113,8 +113,11 @@ class Dhcp6Client:
         self._socks = {}
 
     def close(self):
+        """Close the sockets (port 546 is free again, e.g. for dhclient -6).
+        The client opens new ones if used again."""
         for sock in self._socks.values():
             sock.close()
+        self._socks.clear()
 
     def __enter__(self):
         return self

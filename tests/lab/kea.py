@@ -119,15 +119,22 @@ def config6(workdir, *, valid_lifetime=20, persist=False, multi_threading=False,
 
 
 class KeaError(RuntimeError):
-    """Kea did not start, or answered a command with an error."""
+    """Kea did not start, or answered a command with an error. `log` holds
+    what this Kea instance logged (for a start that failed: why)."""
+
+    def __init__(self, message, log=""):
+        super().__init__(message)
+        self.log = log
 
 
 class KeaServer:
     """A running kea-dhcp4 or kea-dhcp6 (started by start(), stopped by stop()).
 
-    Use as a context manager or call stop(); Network.close() kills it anyway."""
+    Use as a context manager or call stop(); Network.close() kills it anyway.
+    `env` adds variables to Kea's own environment (which is otherwise only
+    PATH and the pid/lock file directories)."""
 
-    def __init__(self, netns, workdir, config, start_timeout=15):
+    def __init__(self, netns, workdir, config, start_timeout=15, env=None):
         self.version = 4 if "Dhcp4" in config else 6
         self.netns = netns
         self.workdir = str(workdir)
@@ -137,6 +144,8 @@ class KeaServer:
         self.log_path = config[f"Dhcp{self.version}"]["loggers"][0]["output_options"][0]["output"]
         self.output_path = os.path.join(self.workdir, f"{name}.out")
         self.socket_path = config[f"Dhcp{self.version}"]["control-socket"]["socket-name"]
+        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                    "KEA_PIDFILE_DIR": self.workdir, "KEA_LOCKFILE_DIR": self.workdir, **(env or {})}
         self._start(start_timeout)
 
     def _write_config(self):
@@ -145,20 +154,19 @@ class KeaServer:
 
     def _start(self, timeout):
         self._write_config()
-        # A restarted server (same work directory) appends to the same log:
-        # this instance's part starts here.
-        self._log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-               "KEA_PIDFILE_DIR": self.workdir, "KEA_LOCKFILE_DIR": self.workdir}
+        # A restarted server (same work directory) appends to the same log
+        # and output files: this instance's part starts here.
+        self._log_offset = _size(self.log_path)
+        self._output_offset = _size(self.output_path)
         with open(self.output_path, "ab") as out:
             self.proc = self.netns.popen([KEA_BIN[self.version], "-c", self.config_path],
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         env=env, cwd=self.workdir)
+                                         env=self.env, cwd=self.workdir)
 
         def started():
             if self.proc.poll() is not None:
                 raise KeaError(f"kea-dhcp{self.version} exited with {self.proc.returncode} at start:\n"
-                               f"{self.output()[-3000:]}\n{self.log()[-3000:]}")
+                               f"{self.output()[-3000:]}\n{self.log()[-3000:]}", log=self.log())
             return f"DHCP{self.version}_STARTED" in self.log()
 
         # DHCPx_STARTED is logged after the configuration has been applied
@@ -172,17 +180,12 @@ class KeaServer:
 
     def log(self):
         """What this Kea instance logged so far, as text."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self._log_offset)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return _read_from(self.log_path, self._log_offset)
 
     def output(self):
-        """Kea's stdout+stderr, including whatever scripts it spawned printed."""
-        with open(self.output_path, errors="replace") as f:
-            return f.read()
+        """This Kea instance's stdout+stderr, including whatever scripts it
+        spawned printed."""
+        return _read_from(self.output_path, self._output_offset)
 
     def log_lines(self, pattern):
         """Log lines matching the regular expression `pattern`."""
@@ -238,3 +241,17 @@ class KeaServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _size(path):
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
+def _read_from(path, offset):
+    """The text of `path` from byte `offset` on ("" if there is no file)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""

@@ -47,10 +47,19 @@ class Lab:
         """kea.config6() with this lab's work directory."""
         return kea.config6(self.workdir, **kwargs)
 
-    def start_kea(self, config, timeout=15):
+    def start_kea(self, config, timeout=15, env=None):
         """Start Kea (v4 or v6, from the config's top key) in the server
-        namespace; return the KeaServer once it is serving."""
-        return self._own(kea.KeaServer(self.net.server, self.workdir, config, start_timeout=timeout))
+        namespace; return the KeaServer once it is serving. `env` adds
+        variables to Kea's own environment."""
+        return self._own(kea.KeaServer(self.net.server, self.workdir, config, start_timeout=timeout, env=env))
+
+    def script(self, name, body, interpreter="/bin/sh"):
+        """An executable script `<workdir>/<name>` running `body`; returns its path."""
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write(f"#!{interpreter}\n{body.rstrip()}\n")
+        os.chmod(path, 0o755)
+        return path
 
     def recorder(self, name="recorder", tail="exit 0"):
         """A new Recorder in `<workdir>/<name>/`."""

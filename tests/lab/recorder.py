@@ -102,6 +102,21 @@ class Recorder:
                     raw_env=raw_env, time_ns=time_ns, pid=pid)
 
 
+def matching(calls, hook=None, **env):
+    """The calls (at `hook`, if given) whose variables have the given
+    values, e.g. matching(calls, "pkt4_receive", KEA_QUERY4_TYPE="DHCPACK")."""
+    return [c for c in calls if (hook is None or c.hook == hook)
+            and all(c.env.get(name) == value for name, value in env.items())]
+
+
+def one(calls, hook=None, **env):
+    """The single call that matching() finds; AssertionError (saying what
+    was found) if there is none or more than one."""
+    found = matching(calls, hook, **env)
+    assert len(found) == 1, f"expected one {hook or 'call'} with {env}, got {len(found)}: {found}"
+    return found[0]
+
+
 def _time_and_pid(name):
     """`<time_ns>-<pid>.call` -> (time_ns, pid)."""
     time_ns, pid = name[:-len(".call")].split("-")

@@ -1,6 +1,9 @@
-"""Bounded waiting: every wait in the lab goes through wait_until()."""
+"""Bounded waiting: every wait in the lab goes through wait_until(), and
+time_limit() bounds whole blocks (a test, a shared scenario)."""
 
+import signal
 import time
+from contextlib import contextmanager
 
 
 class WaitTimeout(AssertionError):
@@ -19,3 +22,23 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
         if time.monotonic() >= deadline:
             raise WaitTimeout(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+@contextmanager
+def time_limit(seconds, what="block"):
+    """Raise TimeoutError in the main thread if the block runs longer than
+    `seconds` (SIGALRM, so it interrupts blocking calls too). Nests: an
+    outer limit is suspended meanwhile and re-armed with what it had left."""
+    def expire(_signum, _frame):
+        raise TimeoutError(f"{what} exceeded its {seconds}s time limit")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer_left = signal.alarm(seconds)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.alarm(max(1, outer_left - int(time.monotonic() - started)))
