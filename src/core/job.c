@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +101,21 @@ static void stream_read(struct rs_job *job, struct rs_stream *s)
     }
 }
 
+static void log_exec_failure(const struct rs_logger *log, const char *script, const char *hook,
+                             int rc)
+{
+    char interpreter[200];
+    struct stat st;
+    /* ENOENT for a script that exists: its interpreter is the missing file; name it. */
+    if (rc == -ENOENT && stat(script, &st) == 0 &&
+        rs_script_interpreter(script, interpreter, sizeof(interpreter)))
+        rs_log(log, RS_MSG_EXEC_FAILED, "%s (%s): cannot execute: %s (%s)", script, hook,
+               rs_spawn_strerror(rc, script), interpreter);
+    else
+        rs_log(log, RS_MSG_EXEC_FAILED, "%s (%s): cannot execute: %s", script, hook,
+               rs_spawn_strerror(rc, script));
+}
+
 static int job_start(struct rs_job *job, const char *script, const char *hook, char *const envp[],
                      unsigned timeout_ms, bool worker, const struct rs_logger *log)
 {
@@ -120,8 +136,7 @@ static int job_start(struct rs_job *job, const char *script, const char *hook, c
             rs_log(log, RS_MSG_SPAWN_FAILED, "%s (%s): cannot start a process: %s", script, hook,
                    strerror(-rc));
         else
-            rs_log(log, RS_MSG_EXEC_FAILED, "%s (%s): cannot execute: %s", script, hook,
-                   rs_spawn_strerror(rc, script));
+            log_exec_failure(log, script, hook, rc);
         return rc;
     }
     job->script = strdup(script);

@@ -146,6 +146,29 @@ void rs_child_close(struct rs_child *child)
     close_fd(&child->err_fd);
 }
 
+bool rs_script_interpreter(const char *path, char *buf, size_t size)
+{
+    char head[256];
+    if (size == 0)
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, head, sizeof(head) - 1);
+    close(fd);
+    if (n < 2 || head[0] != '#' || head[1] != '!')
+        return false;
+    head[n] = '\0';
+    char *start = head + 2;
+    start += strspn(start, " \t");
+    size_t len = strcspn(start, " \t\r\n");
+    if (len == 0 || len >= size)
+        return false;
+    memcpy(buf, start, len);
+    buf[len] = '\0';
+    return true;
+}
+
 const char *rs_spawn_strerror(int err, const char *path)
 {
     struct stat st;

@@ -68,4 +68,7 @@ void rs_child_close(struct rs_child *child);
 /* A sentence for an exec failure, e.g. "file not found"; `path` decides ENOENT's meaning. */
 const char *rs_spawn_strerror(int err, const char *path);
 
+/* The interpreter a script's "#!" line names, into `buf`; returns false if it has none. */
+bool rs_script_interpreter(const char *path, char *buf, size_t size);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,9 @@
 /* An answer is a short integer; a line longer than this is a broken protocol. */
 #define RS_WORKER_MAX_ANSWER 256
 #define RS_WORKER_MAX_BATCH  256
+/* A worker whose end of a pipe closed is given this long to be seen exiting: the kernel closes
+ * a dying process's descriptors before it makes it a zombie and wakes its pidfd. */
+#define RS_WORKER_EXIT_WAIT_MS 500
 
 struct rs_worker {
     char *script;
@@ -139,6 +143,43 @@ static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t 
     }
 }
 
+/* Whether the worker has exited (reaped or not), without reaping it. */
+static bool has_exited(const struct rs_child *child)
+{
+    if (child->pidfd >= 0) {
+        struct pollfd exited = {child->pidfd, POLLIN, 0};
+        return poll(&exited, 1, 0) == 1;
+    }
+    siginfo_t info = {0};
+    int rc;
+    do
+        rc = waitid(P_PID, (id_t)child->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 || info.si_pid == child->pid; /* ECHILD: reaped elsewhere, so it ended */
+}
+
+/* The worker closed its stdin or stdout: DIED once it is seen exiting, BROKEN if it lives on (it
+ * must then be terminated, not waited for). */
+static enum failure closed_on_us(struct rs_worker *w, int64_t deadline)
+{
+    int64_t end = rs_now_ms() + RS_WORKER_EXIT_WAIT_MS;
+    if (deadline && deadline < end)
+        end = deadline;
+    for (;;) {
+        if (has_exited(&w->job->child))
+            return DIED;
+        int64_t left = end - rs_now_ms();
+        if (left <= 0)
+            return BROKEN;
+        if (w->job->child.pidfd >= 0) {
+            struct pollfd exited = {w->job->child.pidfd, POLLIN, 0};
+            poll(&exited, 1, (int)left);
+        } else {
+            sleep_ms(left < 5 ? left : 5);
+        }
+    }
+}
+
 static enum failure send_frame(struct rs_worker *w, int64_t deadline)
 {
     size_t sent = 0;
@@ -152,7 +193,7 @@ static enum failure send_frame(struct rs_worker *w, int64_t deadline)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno != EAGAIN)
-            return DIED; /* EPIPE: it closed stdin or exited */
+            return closed_on_us(w, deadline); /* EPIPE: it closed stdin or exited */
         enum failure f = wait_for(w, w->job->child.in_fd, POLLOUT, deadline);
         if (f != OK)
             return f;
@@ -203,11 +244,8 @@ static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code
         bool open = read_stdout(w);
         if (w->answer.len && memchr(w->answer.data, '\n', w->answer.len))
             continue;
-        if (!open) {
-            /* stdout closed: dead, or alive and broken (it must not be waited for then). */
-            struct pollfd exited = {w->job->child.pidfd, POLLIN, 0};
-            return poll(&exited, 1, 0) == 1 ? DIED : BROKEN;
-        }
+        if (!open)
+            return closed_on_us(w, deadline); /* stdout closed */
         enum failure f = wait_for(w, w->job->child.out_fd, POLLIN, deadline);
         if (f == DIED) {
             /* It may have answered just before exiting. */
