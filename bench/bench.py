@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from lab import Lab  # noqa: E402
 from lab.kea import hook  # noqa: E402
+from lab.netns import CLIENT_IFACE  # noqa: E402
+from lab.perfdhcp import PerfResult, _parse as parse_perfdhcp  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = os.path.join(ROOT, "build", "kea-hook-runscript.so")
@@ -85,7 +87,7 @@ def hooks_for(setup, workdir):
     os.chmod(path, 0o755)
     if setup == "ISC run_script":
         return [hook(ISC, name=path, sync=False)], runs
-    params = {"script": path, "hooks": ["leases4_committed"], "wait": setup.endswith("sync")}
+    params = {"script": path, "hooks": ["leases4_committed"], "wait": setup.endswith(" sync")}
     if setup.startswith("worker"):
         params["mode"] = "worker"
     return [hook(OURS, **params)], runs
@@ -121,6 +123,17 @@ def resident_kb(pid):
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
 
+def load(lab, args):
+    """perfdhcp on the second core: the load generator stands for clients out on the network,
+    and must not take Kea's core, nor move from one run to the next."""
+    lab.net.add_relay_address()
+    argv = ["taskset", "-c", str(os.cpu_count() - 1), "perfdhcp", "-4", "-r", args.rate,
+            "-p", args.seconds, "-R", 10_000_000, "-W", 2_000_000, "-l", CLIENT_IFACE]
+    done = lab.net.client.run(argv, timeout=args.seconds + 30, check=False)
+    output = done.stdout + done.stderr
+    return PerfResult(returncode=done.returncode, output=output, exchanges=parse_perfdhcp(output))
+
+
 def run_one(setup, leases, args):
     with Lab() as lab:
         hooks, runs = hooks_for(setup, lab.workdir)
@@ -135,8 +148,7 @@ def run_one(setup, leases, args):
         if leases:
             write_leases(dhcp4["lease-database"]["name"], leases)
         kea = lab.start_kea(config, timeout=300)
-        result = lab.perfdhcp(rate=args.rate, duration=args.seconds, clients=10_000_000,
-                              extra=["-W", "2000000"])
+        result = load(lab, args)
         rss = resident_kb(kea.proc.pid)
         acks = result.received("REQUEST-ACK") if "REQUEST-ACK" in result.exchanges else 0
         settle(runs, setup, acks)
@@ -160,16 +172,25 @@ def main():
     parser.add_argument("--rate", type=int, default=20_000, help="perfdhcp DORA/s offered (above capacity)")
     parser.add_argument("--seconds", type=int, default=8, help="perfdhcp run time per setup")
     parser.add_argument("--setups", default=",".join(SETUPS), help="comma-separated subset")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="rounds over all setups; each setup's best round counts")
     args = parser.parse_args()
     setups = [s for s in args.setups.split(",") if s]
     results = {}
+    # Rounds interleave the setups, so a disturbance on the machine hits them all alike; a
+    # setup's best round is kept, as the least disturbed measure of what it can do.
     for leases in (0, args.leases):
-        for setup in setups:
-            print(f"  running {setup:15} with {leases:>7} leases ...", file=sys.stderr, flush=True)
-            results[(leases, setup)] = run_one(setup, leases, args)
+        for round_ in range(args.repeat):
+            for setup in setups:
+                print(f"  round {round_ + 1}/{args.repeat}: {setup:15} with {leases:>7} leases ...",
+                      file=sys.stderr, flush=True)
+                result = run_one(setup, leases, args)
+                best = results.get((leases, setup))
+                if best is None or result["dora_per_s"] > best["dora_per_s"]:
+                    results[(leases, setup)] = result
     print()
-    print(f"kea-dhcp4 2.2, perfdhcp -r {args.rate} for {args.seconds} s per setup, "
-          f"leases4_committed; {os.cpu_count()} cores")
+    print(f"kea-dhcp4 2.2, perfdhcp -r {args.rate} for {args.seconds} s per setup (best of "
+          f"{args.repeat}), scripts at leases4_committed; {os.cpu_count()} cores")
     for leases in (0, args.leases):
         base = results.get((leases, "no hook"), {}).get("dora_per_s") or None
         print(f"\nlease database: {leases} leases")

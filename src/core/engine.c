@@ -50,7 +50,8 @@ static int start_script(struct rs_engine *engine, size_t i)
         rs_event_init(&base, RS_HOOK_LOAD);
         char **envp = rs_event_envp(&base, &script->env, NULL, 0);
         struct rs_worker_config wc = {script->path, (enum rs_format)script->format,
-                                      rs_script_timeout_ms(script), envp};
+                                      rs_script_timeout_ms(script), envp,
+                                      script->wait ? 0 : RS_QUEUE_NICE};
         rc = envp ? rs_worker_start(&engine->workers[i], &wc, engine->supervisor, engine->log)
                   : -ENOMEM;
         free(envp);

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 /* How many undelivered events stop() lists one by one before it only counts them. */
 #define RS_QUEUE_MAX_UNDELIVERED_LOGGED 20
@@ -13,6 +16,7 @@
 struct item {
     char *hook;
     char **envp;        /* one allocation: pointers, then the strings */
+    int64_t queued_ms;  /* when it was pushed */
     uint64_t lanes;     /* the lanes this event occupies */
     unsigned home_lane; /* the lane whose thread runs it */
     bool running;
@@ -155,11 +159,36 @@ static bool past_drain(const struct rs_queue *q)
     return q->stopping && rs_now_ms() >= q->drain_deadline_ms;
 }
 
+/* Waits on `changed` until `deadline_ms` (monotonic), or without limit when 0. */
+static void wait_changed(struct rs_queue *q, int64_t deadline_ms)
+{
+    if (!deadline_ms) {
+        pthread_cond_wait(&q->changed, &q->lock);
+        return;
+    }
+    /* The condition variable's clock is CLOCK_REALTIME: turn the monotonic deadline into it. */
+    int64_t left = deadline_ms - rs_now_ms();
+    if (left <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += left / 1000;
+    ts.tv_nsec += (left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&q->changed, &q->lock, &ts);
+}
+
 static void *lane_main(void *arg)
 {
     struct rs_queue *q = ((struct lane_arg *)arg)->queue;
     unsigned lane = ((struct lane_arg *)arg)->lane;
     free(arg);
+    /* Scripts Kea does not wait for must not compete with Kea for the CPU: the lane threads and
+     * the scripts they start (which inherit it) run at a lower priority. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), RS_QUEUE_NICE);
     pthread_mutex_lock(&q->lock);
     for (;;) {
         struct item *item = lane_peek(q, lane);
@@ -168,18 +197,14 @@ static void *lane_main(void *arg)
         if (item && past_drain(q))
             break; /* stop() logs what is left */
         if (!item || item->home_lane != lane || item->running || !item_ready(q, item)) {
-            if (q->stopping) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 50 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&q->changed, &q->lock, &ts);
-            } else {
-                pthread_cond_wait(&q->changed, &q->lock);
-            }
+            wait_changed(q, q->stopping ? rs_now_ms() + 50 : 0);
+            continue;
+        }
+        /* A worker takes events in batches: give a batch a few milliseconds to fill, which
+         * saves a wake-up of the worker and of this thread per event under load. */
+        if (q->config.deliver && !q->stopping && q->lanes[lane].len < RS_QUEUE_MAX_BATCH &&
+            rs_now_ms() < item->queued_ms + RS_QUEUE_COALESCE_MS) {
+            wait_changed(q, item->queued_ms + RS_QUEUE_COALESCE_MS);
             continue;
         }
         struct item *batch[RS_QUEUE_MAX_BATCH];
@@ -304,16 +329,22 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[],
     if (!item->lanes)
         item->lanes = 1ULL << (q->next_lane++ % q->config.lanes);
     item->home_lane = (unsigned)__builtin_ctzll(item->lanes);
+    item->queued_ms = rs_now_ms();
+    bool wake = !q->config.deliver; /* exec lanes: any idle lane may take it */
     for (unsigned lane = 0; lane < q->config.lanes; lane++) {
         if (!(item->lanes & (1ULL << lane)))
             continue;
         struct lane *l = &q->lanes[lane];
         l->ring[(l->head + l->len) % q->config.limit] = item;
         l->len++;
+        /* A worker's lane thread waits without limit only when its lane is empty, and with a
+         * timer while a batch fills: wake it for the first event, and for a full batch. */
+        wake |= l->len == 1 || l->len == RS_QUEUE_MAX_BATCH;
     }
     q->waiting++;
     q->stats.queued++;
-    pthread_cond_broadcast(&q->changed);
+    if (wake)
+        pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->lock);
     return 0;
 }
@@ -339,9 +370,10 @@ void rs_queue_stop(struct rs_queue *q, unsigned drain_ms)
         pthread_join(q->lanes[i].thread, NULL);
 
     /* Every thread has gone: what is left was never delivered. An item sits in several lanes;
-     * report and free it once, from its home lane. */
+     * report and free it once, from its home lane, which is its lowest: going down from the
+     * highest lane, an item is freed only once no lane still to be visited holds it. */
     unsigned long long undelivered = 0;
-    for (unsigned lane = 0; lane < q->config.lanes; lane++) {
+    for (unsigned lane = q->config.lanes; lane-- > 0;) {
         struct lane *l = &q->lanes[lane];
         for (unsigned i = 0; i < l->len; i++) {
             struct item *item = l->ring[(l->head + i) % q->config.limit];

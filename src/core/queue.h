@@ -23,8 +23,11 @@
 #include <stddef.h>
 
 #define RS_QUEUE_MAX_LANES 64
-/* Events handed to a worker in one go, at most. */
-#define RS_QUEUE_MAX_BATCH 256
+/* Events handed to a worker in one go, at most, and how long a batch may wait to fill. */
+#define RS_QUEUE_MAX_BATCH   256
+#define RS_QUEUE_COALESCE_MS 5
+/* The nice value of the lane threads and of the scripts they start. */
+#define RS_QUEUE_NICE 10
 
 struct rs_queue_config {
     const char *script;

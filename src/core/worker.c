@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,7 @@ struct rs_worker {
     char *script;
     enum rs_format format;
     unsigned timeout_ms;
+    int nice;
     char **envp;
     struct rs_supervisor *supervisor;
     const struct rs_logger *log;
@@ -85,6 +87,9 @@ static int ensure_running(struct rs_worker *w, bool patient)
         free(job);
         return rc;
     }
+    /* Whichever thread starts it (Kea's at load, a lane thread after a restart), the worker
+     * gets the same priority. */
+    setpriority(PRIO_PROCESS, (id_t)job->child.pid, w->nice);
     w->job = job;
     w->answer.len = 0;
     return 0;
@@ -331,6 +336,7 @@ int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *confi
     }
     w->format = config->format;
     w->timeout_ms = config->timeout_ms;
+    w->nice = config->nice;
     w->supervisor = supervisor;
     w->log = log;
     pthread_mutex_init(&w->lock, NULL);

@@ -24,6 +24,7 @@ struct rs_worker_config {
     enum rs_format format;
     unsigned timeout_ms; /* per event; 0: none */
     char *const *envp;   /* the process's own environment (PATH and "env"); copied */
+    int nice;            /* the worker process's nice value (0: Kea's) */
 };
 
 struct rs_worker;
