@@ -102,18 +102,25 @@ rs_isc_pkt6 query6_vars(Texts &texts, const Pkt6Ptr &pkt)
     return vars;
 }
 
+// The fields ISC's lease4 and lease6 blocks share; `Vars` is rs_isc_lease4 or rs_isc_lease6.
+template <class Vars, class LeaseT>
+void common_lease_vars(Texts &texts, const LeaseT &lease, Vars &vars)
+{
+    vars.address = texts.keep(lease.addr_.toText());
+    vars.cltt = unsigned_text(texts, lease.cltt_);
+    vars.hostname = texts.keep(lease.hostname_);
+    hwaddr_vars(texts, lease.hwaddr_, &vars.hwaddr, &vars.hwaddr_type);
+    vars.state = texts.keep(LeaseT::statesToText(lease.state_));
+    vars.subnet_id = unsigned_text(texts, lease.subnet_id_);
+    vars.valid_lifetime = unsigned_text(texts, lease.valid_lft_);
+}
+
 rs_isc_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
 {
     rs_isc_lease4 vars = {};
     if (!lease)
         return vars;
-    vars.address = texts.keep(lease->addr_.toText());
-    vars.cltt = unsigned_text(texts, lease->cltt_);
-    vars.hostname = texts.keep(lease->hostname_);
-    hwaddr_vars(texts, lease->hwaddr_, &vars.hwaddr, &vars.hwaddr_type);
-    vars.state = texts.keep(Lease4::statesToText(lease->state_));
-    vars.subnet_id = unsigned_text(texts, lease->subnet_id_);
-    vars.valid_lifetime = unsigned_text(texts, lease->valid_lft_);
+    common_lease_vars(texts, *lease, vars);
     vars.client_id = lease->client_id_ ? texts.keep(lease->client_id_->toText()) : "";
     return vars;
 }
@@ -123,13 +130,7 @@ rs_isc_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
     rs_isc_lease6 vars = {};
     if (!lease)
         return vars;
-    vars.address = texts.keep(lease->addr_.toText());
-    vars.cltt = unsigned_text(texts, lease->cltt_);
-    vars.hostname = texts.keep(lease->hostname_);
-    hwaddr_vars(texts, lease->hwaddr_, &vars.hwaddr, &vars.hwaddr_type);
-    vars.state = texts.keep(Lease6::statesToText(lease->state_));
-    vars.subnet_id = unsigned_text(texts, lease->subnet_id_);
-    vars.valid_lifetime = unsigned_text(texts, lease->valid_lft_);
+    common_lease_vars(texts, *lease, vars);
     vars.duid = lease->duid_ ? texts.keep(lease->duid_->toText()) : "";
     vars.iaid = unsigned_text(texts, lease->iaid_);
     vars.preferred_lifetime = unsigned_text(texts, lease->preferred_lft_);
