@@ -40,7 +40,7 @@ CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
-.PHONY: all core install uninstall clean test check test-unit test-sanitize test-valgrind \
+.PHONY: all core install uninstall install-doc uninstall-doc deb clean test check test-unit test-sanitize test-valgrind \
         test-e2e test-fuzz demo bench deps docs docs-check format format-check
 
 all: $(LIBRARY)
@@ -62,12 +62,31 @@ $(CORE_LIB): $(CORE_OBJ)
 $(LIBRARY): $(KEA_OBJ) $(CORE_LIB)
 	$(CXX) -shared -o $@ $(KEA_OBJ) $(CORE_LIB) -Wl,--no-undefined -Wl,-z,defs $(KEA_LIBS)
 
-install: $(LIBRARY)
+install: $(LIBRARY) install-doc
 	install -d $(DESTDIR)$(HOOKSDIR)
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
 
-uninstall:
+uninstall: uninstall-doc
 	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
+
+# The man page, the docs and the examples, where the Debian package puts them.
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/kea-hook-runscript
+
+deb: $(LIBRARY)
+	sh packaging/build-deb.sh -l $(LIBRARY) -o $(BUILD)
+
+install-doc:
+	install -d $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 man/kea-hook-runscript.7 $(DESTDIR)$(MANDIR)/man7/kea-hook-runscript.7
+	install -m 0644 README.md docs/faq.md docs/migration.md $(DESTDIR)$(DOCDIR)/
+	cd examples && find . -type f ! -path '*/__pycache__/*' | while read -r f; do \
+	    if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+	    install -D -m $$m "$$f" "$(DESTDIR)$(DOCDIR)/examples/$$f"; done
+
+uninstall-doc:
+	rm -f $(DESTDIR)$(MANDIR)/man7/kea-hook-runscript.7
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf $(BUILD)

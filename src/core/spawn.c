@@ -179,7 +179,8 @@ const char *rs_spawn_strerror(int err, const char *path)
             return "bad interpreter: the #! line names a program that does not exist";
         return "file not found";
     case EACCES:
-        return "permission denied: not executable, or a directory on the path is not searchable";
+        return "permission denied: not executable, a directory on its path not searchable, or "
+               "a security policy (AppArmor, SELinux) forbids Kea to run it";
     case ENOEXEC:
         return "not an executable format (a script needs a #! line)";
     case ETXTBSY:

@@ -143,6 +143,32 @@ void run_lifecycle_scripts(rs_hook hook)
     rs_event_release(&event);
 }
 
+// The parameters for the log, with the values of "env" masked: they may hold credentials.
+std::string loggable(const isc::data::ConstElementPtr &params)
+{
+    if (!params)
+        return "{ }";
+    isc::data::ElementPtr copy = isc::data::copy(params);
+    auto mask = [](const isc::data::ElementPtr &map) {
+        isc::data::ConstElementPtr env = map->get("env");
+        if (!env || env->getType() != isc::data::Element::map)
+            return;
+        isc::data::ElementPtr masked = isc::data::Element::createMap();
+        for (const auto &entry : env->mapValue())
+            masked->set(entry.first, isc::data::Element::create(std::string("...")));
+        map->set("env", masked);
+    };
+    if (copy->getType() != isc::data::Element::map)
+        return copy->str();
+    mask(copy);
+    isc::data::ConstElementPtr scripts = copy->get("scripts");
+    if (scripts && scripts->getType() == isc::data::Element::list)
+        for (const auto &entry : scripts->listValue())
+            if (entry->getType() == isc::data::Element::map)
+                mask(boost::const_pointer_cast<isc::data::Element>(entry));
+    return copy->str();
+}
+
 int fail_load(const std::string &why)
 {
     runscript::log(RS_MSG_LOAD_FAILED, why.c_str());
@@ -184,7 +210,7 @@ int load(LibraryHandle &handle)
         }
         register_callouts(handle);
         register_replay(handle);
-        runscript::log(RS_MSG_LOADED, json.c_str());
+        runscript::log(RS_MSG_LOADED, loggable(params).c_str());
         run_lifecycle_scripts(RS_HOOK_LOAD);
         return 0;
     } catch (const std::exception &e) {
