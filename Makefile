@@ -41,7 +41,7 @@ KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
 .PHONY: all core install uninstall install-doc uninstall-doc deb clean test check test-unit test-sanitize test-valgrind \
-        test-e2e test-fuzz demo bench deps docs docs-check format format-check
+        test-e2e test-tsan test-fuzz demo bench deps docs docs-check format format-check
 
 all: $(LIBRARY)
 
@@ -118,6 +118,7 @@ check:
 	$(MAKE) test-unit
 	$(MAKE) test-sanitize
 	$(MAKE) test-valgrind
+	$(MAKE) test-tsan
 	$(MAKE) test-fuzz
 	$(MAKE) test-e2e
 

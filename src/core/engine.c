@@ -78,6 +78,9 @@ static int start_script(struct rs_engine *engine, size_t i)
 static void stop_scripts(struct rs_engine *engine, unsigned drain_ms)
 {
     int64_t deadline = rs_now_ms() + drain_ms;
+    for (size_t i = 0; engine->workers && i < engine->config.nr_scripts; i++)
+        if (engine->workers[i])
+            rs_worker_give_up(engine->workers[i], deadline);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < engine->config.nr_scripts; i++) {
             int64_t left = deadline - rs_now_ms();

@@ -70,11 +70,17 @@ static void emit_line(struct rs_job *job, struct rs_stream *s)
     s->len = 0;
 }
 
-/* Reads what is there now; returns after EAGAIN or EOF (then closes the stream). */
-static void stream_read(struct rs_job *job, struct rs_stream *s)
+/* Reads per turn while the job runs, and once it has exited (to take what it wrote last). */
+enum { STREAM_READS = 16, STREAM_READS_AT_EXIT = 256 };
+
+/* Reads what is there now, up to `max_reads` reads; returns after EAGAIN or EOF (then closes
+ * the stream). */
+static void stream_read(struct rs_job *job, struct rs_stream *s, int max_reads)
 {
     char buf[4096];
-    while (s->fd >= 0) {
+    /* A bounded number of reads per call: a script (or a grandchild holding the pipe) that never
+     * stops writing must not keep its caller here past a deadline. */
+    for (int reads = 0; s->fd >= 0 && reads < max_reads; reads++) {
         ssize_t got = read(s->fd, buf, sizeof(buf));
         if (got < 0 && errno == EINTR)
             continue;
@@ -180,7 +186,7 @@ int rs_job_start_worker(struct rs_job *job, const char *script, char *const envp
 
 void rs_job_read_stderr(struct rs_job *job)
 {
-    stream_read(job, &job->err);
+    stream_read(job, &job->err, STREAM_READS);
 }
 
 int rs_job_pollfds(const struct rs_job *job, struct pollfd *fds)
@@ -267,16 +273,16 @@ bool rs_job_step(struct rs_job *job, const struct pollfd *fds, int nfds)
         if (fds[i].fd == job->child.pidfd)
             exited = true;
         else if (fds[i].fd == job->out.fd)
-            stream_read(job, &job->out);
+            stream_read(job, &job->out, STREAM_READS);
         else if (fds[i].fd == job->err.fd)
-            stream_read(job, &job->err);
+            stream_read(job, &job->err, STREAM_READS);
     }
     struct rs_exit ex;
     if (exited && job->child.pid > 0 && rs_child_reap(&job->child, false, &ex) == 0) {
         /* Take what is already written; do not wait for EOF, which a daemonised grandchild
          * holding the pipe could delay forever. */
-        stream_read(job, &job->out);
-        stream_read(job, &job->err);
+        stream_read(job, &job->out, STREAM_READS_AT_EXIT);
+        stream_read(job, &job->err, STREAM_READS_AT_EXIT);
         if (job->out.len)
             emit_line(job, &job->out);
         if (job->err.len)

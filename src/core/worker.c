@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct rs_worker {
     pthread_mutex_t lock; /* one event in flight */
     struct rs_job *job;   /* NULL while no worker runs */
     int64_t last_start_ms;
+    _Atomic int64_t give_up_ms; /* 0, or when patient deliveries stop retrying (unload) */
     struct rs_buf frame, answer;
 };
 
@@ -143,7 +145,8 @@ static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t 
             return OK;
         if (fds[2].revents)
             return DIED;
-        if (rc == 0 && deadline && rs_now_ms() >= deadline)
+        /* Checked on every turn: a worker chatting on stderr must not push its deadline back. */
+        if (deadline && rs_now_ms() >= deadline)
             return TIMED_OUT;
     }
 }
@@ -286,31 +289,50 @@ static enum failure attempt(struct rs_worker *w, const char *const hooks[],
 
 /* Delivers events until all are answered or, when not patient, the first failure. Returns the
  * failure that ended it (OK when all were answered). Called with the lock held. */
+/* True once rs_worker_give_up() set a time and it has come. */
+static bool giving_up(struct rs_worker *w)
+{
+    int64_t at = atomic_load(&w->give_up_ms);
+    return at && rs_now_ms() >= at;
+}
+
 static enum failure deliver(struct rs_worker *w, const char *const hooks[],
                             char *const *const envps[], size_t count, bool patient, int *codes,
                             size_t *done)
 {
     /* Kea waits: one timeout in all, retries included. */
     int64_t deadline = !patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
+    bool again = false;
     *done = 0;
-    for (unsigned tries = 0;; tries++) {
+    for (;;) {
+        /* Patient delivery retries for as long as it takes, except when unload needs the
+         * thread back: the events left are then reported as undelivered by the caller. */
+        if (patient && giving_up(w))
+            return DIED;
         if (ensure_running(w, patient) != 0) {
             if (!patient)
                 return DIED;
             sleep_ms(RS_WORKER_RESTART_INTERVAL_MS); /* cannot start it: retry, lose nothing */
             continue;
         }
-        int64_t attempt_deadline =
-            patient && w->timeout_ms ? rs_now_ms() + w->timeout_ms : deadline;
+        if (again)
+            rs_log(w->log, RS_MSG_WORKER_RESTART,
+                   "%s (%s): delivering %zu unanswered events again to a new worker", w->script,
+                   hooks[*done], count - *done);
+        int64_t attempt_deadline = deadline;
+        if (patient) {
+            int64_t give_up = atomic_load(&w->give_up_ms);
+            attempt_deadline = w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
+            if (give_up && (!attempt_deadline || give_up < attempt_deadline))
+                attempt_deadline = give_up;
+        }
         enum failure f = attempt(w, hooks, envps, count, done, attempt_deadline, codes);
         if (f == OK)
             return OK;
         discard_worker(w, f);
-        if (!patient && (f == TIMED_OUT || (deadline && rs_now_ms() >= deadline) || tries > 0))
+        if (!patient && (f == TIMED_OUT || again || (deadline && rs_now_ms() >= deadline)))
             return f;
-        rs_log(w->log, RS_MSG_WORKER_RESTART,
-               "%s (%s): delivering %zu unanswered events again to a new worker", w->script,
-               hooks[*done], count - *done);
+        again = true;
     }
 }
 
@@ -376,10 +398,20 @@ void rs_worker_deliver_many(struct rs_worker *w, const char *const hooks[],
     for (size_t first = 0; first < count; first += RS_WORKER_MAX_BATCH) {
         size_t n = count - first < RS_WORKER_MAX_BATCH ? count - first : RS_WORKER_MAX_BATCH;
         deliver(w, hooks + first, envps + first, n, true, codes, &done);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < done; i++)
             log_answer(w, hooks[first + i], codes[i]);
+        for (size_t i = done; i < n; i++)
+            rs_log(w->log, RS_MSG_UNDELIVERED,
+                   "%s (%s): not delivered before unload: the worker "
+                   "could not be started or kept failing",
+                   w->script, hooks[first + i]);
     }
     pthread_mutex_unlock(&w->lock);
+}
+
+void rs_worker_give_up(struct rs_worker *w, int64_t deadline_ms)
+{
+    atomic_store(&w->give_up_ms, deadline_ms ? deadline_ms : 1);
 }
 
 void rs_worker_stop(struct rs_worker *w, unsigned grace_ms)

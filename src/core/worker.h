@@ -46,6 +46,11 @@ enum rs_outcome rs_worker_deliver(struct rs_worker *worker, const char *hook, ch
 void rs_worker_deliver_many(struct rs_worker *worker, const char *const hooks[],
                             char *const *const envps[], size_t count);
 
+/* From `deadline_ms` (monotonic) on, patient deliveries stop retrying a worker that cannot be
+ * started or keeps failing, so that unload is not held up; what they could not deliver is logged
+ * as undelivered. Any thread. */
+void rs_worker_give_up(struct rs_worker *worker, int64_t deadline_ms);
+
 void rs_worker_stop(struct rs_worker *worker, unsigned grace_ms);
 
 #endif

@@ -19,6 +19,20 @@ using isc::hooks::CalloutHandle;
 namespace runscript
 {
 
+std::string colon_hex(const std::vector<uint8_t> &bytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string text;
+    text.reserve(bytes.size() * 3);
+    for (uint8_t byte : bytes) {
+        if (!text.empty())
+            text += ':';
+        text += digits[byte >> 4];
+        text += digits[byte & 15];
+    }
+    return text;
+}
+
 const char *Texts::keep(std::string text)
 {
     texts_.push_back(std::move(text));
@@ -48,20 +62,6 @@ const char *option_hex(Texts &texts, const OptionPtr &option)
     return option ? texts.keep(option->toHexString()) : nullptr;
 }
 
-// "01:02:0a", like Kea's own DUID and client-id texts.
-std::string colon_hex(const std::vector<uint8_t> &bytes)
-{
-    static const char digits[] = "0123456789abcdef";
-    std::string text;
-    for (uint8_t byte : bytes) {
-        if (!text.empty())
-            text += ':';
-        text += digits[byte >> 4];
-        text += digits[byte & 15];
-    }
-    return text;
-}
-
 const char *option_colon_hex(Texts &texts, const OptionPtr &option)
 {
     return option ? texts.keep(colon_hex(option->getData())) : nullptr;
@@ -86,7 +86,7 @@ const char *fqdn_name(Texts &texts, const OptionPtr &option)
 void fill_hwaddr(Texts &texts, const HWAddrPtr &hwaddr, const char **text, const char **type,
                  const char **source)
 {
-    *text = hwaddr ? texts.keep(hwaddr->toText(false)) : "";
+    *text = hwaddr ? texts.keep(colon_hex(hwaddr->hwaddr_)) : "";
     if (type)
         *type = hwaddr ? texts.number(hwaddr->htype_) : "";
     if (source)
@@ -133,7 +133,7 @@ rs_pkt6 pkt6_vars(Texts &texts, const Pkt6Ptr &pkt)
     vars.interface = texts.keep(pkt->getIface());
     vars.ifindex = texts.number(pkt->getIndex());
     DuidPtr duid = pkt->getClientId();
-    vars.duid = duid ? texts.keep(duid->toText()) : "";
+    vars.duid = duid ? texts.keep(colon_hex(duid->getDuid())) : "";
     fill_hwaddr(texts, pkt->getMAC(HWAddr::HWADDR_SOURCE_ANY), &vars.hwaddr, &vars.hwaddr_type,
                 &vars.hwaddr_source);
     vars.local_address = texts.keep(pkt->getLocalAddr().toText());
@@ -180,7 +180,7 @@ rs_subnet subnet_vars(Texts &texts, const boost::shared_ptr<const Subnet> &subne
     return vars;
 }
 
-rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
+rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease, bool with_debug = true)
 {
     rs_lease4 vars = {};
     if (!lease)
@@ -193,13 +193,15 @@ rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
     vars.is_expired = bool_text(lease->expired());
     vars.client_last_transmission = texts.number(static_cast<long long>(lease->cltt_));
     vars.valid_lifetime = texts.number(lease->valid_lft_);
-    vars.client_id = lease->client_id_ ? texts.keep(lease->client_id_->toText()) : "";
+    vars.client_id =
+        lease->client_id_ ? texts.keep(colon_hex(lease->client_id_->getClientId())) : "";
     vars.subnet_id = texts.number(lease->subnet_id_);
-    vars.debug = texts.keep(lease->toText());
+    if (with_debug) // a multi-line dump: costly, and left out of lease lists
+        vars.debug = texts.keep(lease->toText());
     return vars;
 }
 
-rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
+rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease, bool with_debug = true)
 {
     rs_lease6 vars = {};
     if (!lease)
@@ -211,7 +213,7 @@ rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
         vars.delegated_prefix = texts.keep(lease->addr_.toText() + "/" + std::to_string(length));
         vars.delegated_prefixlen = texts.number(length);
     }
-    vars.client_duid = lease->duid_ ? texts.keep(lease->duid_->toText()) : "";
+    vars.client_duid = lease->duid_ ? texts.keep(colon_hex(lease->duid_->getDuid())) : "";
     fill_hwaddr(texts, lease->hwaddr_, &vars.hwaddr, nullptr, nullptr);
     vars.hostname = texts.keep(lease->hostname_);
     vars.state = texts.keep(Lease6::statesToText(lease->state_));
@@ -221,7 +223,8 @@ rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
     vars.preferred_lifetime = texts.number(lease->preferred_lft_);
     vars.iaid = texts.number(lease->iaid_);
     vars.subnet_id = texts.number(lease->subnet_id_);
-    vars.debug = texts.keep(lease->toText());
+    if (with_debug) // a multi-line dump: costly, and left out of lease lists
+        vars.debug = texts.keep(lease->toText());
     return vars;
 }
 
@@ -238,7 +241,7 @@ void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list,
     const size_t count = leases ? leases->size() : 0;
     rs_event_add_lease_count(&event, 4, list, count);
     for (size_t i = 0; i < count; ++i) {
-        rs_lease4 vars = lease4_vars(texts, (*leases)[i]);
+        rs_lease4 vars = lease4_vars(texts, (*leases)[i], false);
         rs_event_add_listed_lease4(&event, list, i, &vars);
     }
 }
@@ -249,7 +252,7 @@ void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list,
     const size_t count = leases ? leases->size() : 0;
     rs_event_add_lease_count(&event, 6, list, count);
     for (size_t i = 0; i < count; ++i) {
-        rs_lease6 vars = lease6_vars(texts, (*leases)[i]);
+        rs_lease6 vars = lease6_vars(texts, (*leases)[i], false);
         rs_event_add_listed_lease6(&event, list, i, &vars);
     }
 }

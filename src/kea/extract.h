@@ -13,6 +13,7 @@ extern "C" {
 
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace runscript
 {
@@ -31,6 +32,10 @@ class Texts
     // A deque never moves its elements, so pointers handed out stay valid.
     std::deque<std::string> texts_;
 };
+
+// "01:02:0a": what Kea's HWAddr, DUID and ClientId toText() print, without their ostringstream
+// (a measurable part of a callout's cost under load).
+std::string colon_hex(const std::vector<uint8_t> &bytes);
 
 // The query options that scripts asked for ("options").
 struct OptionCodes {

@@ -39,7 +39,7 @@ const char *bool_text(bool value)
 
 void hwaddr_vars(Texts &texts, const HWAddrPtr &hwaddr, const char **text, const char **type)
 {
-    *text = hwaddr ? texts.keep(hwaddr->toText(false)) : "";
+    *text = hwaddr ? texts.keep(colon_hex(hwaddr->hwaddr_)) : "";
     *type = hwaddr ? unsigned_text(texts, hwaddr->htype_) : "";
 }
 
@@ -98,7 +98,7 @@ rs_isc_pkt6 query6_vars(Texts &texts, const Pkt6Ptr &pkt)
     hwaddr_vars(texts, pkt->getRemoteHWAddr(), &vars.remote_hwaddr, &vars.remote_hwaddr_type);
     vars.proto = pkt->getProto() == Pkt6::TCP ? "TCP" : "UDP";
     DuidPtr duid = pkt->getClientId();
-    vars.client_id = duid ? texts.keep(duid->toText()) : "";
+    vars.client_id = duid ? texts.keep(colon_hex(duid->getDuid())) : "";
     return vars;
 }
 
@@ -121,7 +121,8 @@ rs_isc_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
     if (!lease)
         return vars;
     common_lease_vars(texts, *lease, vars);
-    vars.client_id = lease->client_id_ ? texts.keep(lease->client_id_->toText()) : "";
+    vars.client_id =
+        lease->client_id_ ? texts.keep(colon_hex(lease->client_id_->getClientId())) : "";
     return vars;
 }
 
@@ -131,7 +132,7 @@ rs_isc_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
     if (!lease)
         return vars;
     common_lease_vars(texts, *lease, vars);
-    vars.duid = lease->duid_ ? texts.keep(lease->duid_->toText()) : "";
+    vars.duid = lease->duid_ ? texts.keep(colon_hex(lease->duid_->getDuid())) : "";
     vars.iaid = unsigned_text(texts, lease->iaid_);
     vars.preferred_lifetime = unsigned_text(texts, lease->preferred_lft_);
     vars.prefix_len = unsigned_text(texts, lease->prefixlen_);
@@ -205,7 +206,7 @@ void extract_isc_event(CalloutHandle &handle, rs_event &event)
     if (blocks & RS_ISC_PKT4_IDS) {
         rs_isc_pkt4_ids vars = {};
         ClientIdPtr client_id = argument<ClientIdPtr>(handle, "clientid");
-        vars.client_id = client_id ? texts.keep(client_id->toText()) : "";
+        vars.client_id = client_id ? texts.keep(colon_hex(client_id->getClientId())) : "";
         hwaddr_vars(texts, argument<HWAddrPtr>(handle, "hwaddr"), &vars.hwaddr, &vars.hwaddr_type);
         rs_event_add_isc_pkt4_ids(&event, &vars);
     }

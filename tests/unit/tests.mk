@@ -3,15 +3,18 @@
 #   make test-unit       build and run every test
 #   make test-sanitize   the same tests, core included, under ASan + UBSan (separate build dir)
 #   make test-valgrind   the test-unit binaries under valgrind's memcheck
+#   make test-tsan       the threaded tests (queue, supervisor, worker, engine) under TSan
 #
 # Each variant compiles the core sources itself, so that the sanitizers instrument them and
 # valgrind sees -O1 code with debug info, rather than linking the -O2 objects of the library.
 # The helper that the tests run as their "script" is built once, without sanitizers: it stands
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
-UNIT_NAMES  := strvec json config event spawn job supervisor engine
+UNIT_NAMES  := strvec json config event spawn job supervisor engine frame queue worker replay
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
+TSAN_DIR    := $(BUILD)/unit-tsan
+TSAN_NAMES  := queue supervisor worker engine
 UNIT_HELPER := $(UNIT_DIR)/inherit_report
 
 UNIT_CFLAGS      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -pthread
@@ -20,12 +23,14 @@ UNIT_TEST_CFLAGS := $(UNIT_CFLAGS) -iquote src/core -iquote tests/unit \
 UNIT_CORE_CFLAGS := $(CORE_CFLAGS) -g -O1 -pthread
 SANITIZE_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
                     -fno-sanitize-recover=all
+TSAN_FLAGS       := -fsanitize=thread -fno-omit-frame-pointer
 
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=1 --trace-children=no
 
 UNIT_BINS := $(UNIT_NAMES:%=$(UNIT_DIR)/test_%)
 SAN_BINS  := $(UNIT_NAMES:%=$(SAN_DIR)/test_%)
+TSAN_BINS := $(TSAN_NAMES:%=$(TSAN_DIR)/test_%)
 
 # $(1): build directory of the variant; $(2): extra compile and link flags.
 define RS_UNIT_VARIANT
@@ -46,6 +51,7 @@ endef
 
 $(eval $(call RS_UNIT_VARIANT,$(UNIT_DIR),))
 $(eval $(call RS_UNIT_VARIANT,$(SAN_DIR),$(SANITIZE_FLAGS)))
+$(eval $(call RS_UNIT_VARIANT,$(TSAN_DIR),$(TSAN_FLAGS)))
 
 $(UNIT_HELPER): tests/unit/inherit_report.c tests/unit/tests.mk
 	@mkdir -p $(@D)
@@ -59,6 +65,11 @@ test-unit: $(UNIT_BINS) $(UNIT_HELPER)
 
 test-sanitize: $(SAN_BINS) $(UNIT_HELPER)
 	@$(call RUN_EACH,$(SAN_BINS),ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1)
+
+# A data race, or a lock-order inversion, fails the binary (exit code 66) at its first report.
+.PHONY: test-tsan
+test-tsan: $(TSAN_BINS) $(UNIT_HELPER)
+	@$(call RUN_EACH,$(TSAN_BINS),TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1")
 
 # Valgrind's report goes to a file, shown without its "--pid--" notes: valgrind 3.19 (Debian 12)
 # does not know pidfd_open() and says so in five lines at every spawn (the library then polls, as

@@ -20,6 +20,30 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define RS_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RS_UNDER_TSAN 1
+#endif
+#endif
+
+#ifdef RS_UNDER_TSAN
+static void *do_nothing(void *arg)
+{
+    return arg;
+}
+
+/* ThreadSanitizer starts a thread of its own at the first pthread_create(): have it started
+ * before any test counts this process's threads. */
+__attribute__((constructor)) static void start_tsan_thread(void)
+{
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, do_nothing, NULL) == 0)
+        pthread_join(thread, NULL);
+}
+#endif
+
 #ifndef INHERIT_REPORT_PATH
 #error "tests.mk passes the helper's path as INHERIT_REPORT_PATH"
 #endif
@@ -107,6 +131,14 @@ void rec_dump(struct recorder *rec)
     pthread_mutex_unlock(&rec->lock);
 }
 
+bool rec_wait(struct recorder *rec, enum rs_msg msg, size_t n, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    while (rec_count(rec, msg) < n && now_ms() < end)
+        sleep_ms(5);
+    return rec_count(rec, msg) >= n;
+}
+
 char *make_temp_dir(void)
 {
     char *dir = strdup("/tmp/rs-unit-XXXXXX");
@@ -147,6 +179,32 @@ bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
+char *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        assert_int_equal(errno, ENOENT);
+        char *empty = calloc(1, 1);
+        assert_non_null(empty);
+        if (len)
+            *len = 0;
+        return empty;
+    }
+    char *buf = read_until_eof(fd, 10000, len);
+    close(fd);
+    return buf;
+}
+
+size_t count_lines(const char *path)
+{
+    size_t len, n = 0;
+    char *buf = read_file(path, &len);
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    free(buf);
+    return n;
+}
+
 const char *helper_path(void)
 {
     return INHERIT_REPORT_PATH;
@@ -155,6 +213,15 @@ const char *helper_path(void)
 bool under_valgrind(void)
 {
     return RUNNING_ON_VALGRIND != 0;
+}
+
+bool under_tsan(void)
+{
+#ifdef RS_UNDER_TSAN
+    return true;
+#else
+    return false;
+#endif
 }
 
 bool pidfd_available(void)

@@ -47,6 +47,8 @@ size_t rec_count_severity(struct recorder *rec, enum rs_severity severity);
 char *rec_text(struct recorder *rec, enum rs_msg msg, size_t nth);
 /* Prints everything recorded: for diagnosing a failure. */
 void rec_dump(struct recorder *rec);
+/* Waits up to `timeout_ms` for at least `n` messages `msg`; returns whether they came. */
+bool rec_wait(struct recorder *rec, enum rs_msg msg, size_t n, int timeout_ms);
 
 /* --- files --- */
 
@@ -56,6 +58,11 @@ void rm_tree(const char *path);
 /* Writes `content` to dir/name with `mode`; returns the malloc'ed path. */
 char *write_file(const char *dir, const char *name, const char *content, mode_t mode);
 bool file_exists(const char *path);
+/* The whole content of `path`, malloc'ed and NUL-terminated, its length in *len (if not NULL);
+ * an empty string when the file does not exist. */
+char *read_file(const char *path, size_t *len);
+/* How many lines `path` holds (0 when it does not exist). */
+size_t count_lines(const char *path);
 
 /* --- the helper script --- */
 
@@ -70,6 +77,8 @@ const char *helper_path(void);
  * instead. Valgrind 3.19 also lacks pidfd_open(), which sends the library down its polling path.
  */
 bool under_valgrind(void);
+/* Whether this binary was built with ThreadSanitizer (test-tsan): it runs several times slower. */
+bool under_tsan(void);
 /* Whether pidfd_open() works here. */
 bool pidfd_available(void);
 
