@@ -41,12 +41,19 @@ static int buf_add(struct rs_buf *buf, const char *bytes, size_t n)
 
 static int add_env_escaped(struct rs_buf *buf, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        int rc = s[i] == '\\'   ? buf_add(buf, "\\\\", 2)
-                 : s[i] == '\n' ? buf_add(buf, "\\n", 2)
-                                : buf_add(buf, &s[i], 1);
-        if (rc)
-            return rc;
+    /* Copies runs of plain bytes whole: this runs for every byte of every event. */
+    while (n) {
+        size_t plain = 0;
+        while (plain < n && s[plain] != '\\' && s[plain] != '\n')
+            plain++;
+        if (plain && buf_add(buf, s, plain))
+            return -ENOMEM;
+        if (plain == n)
+            return 0;
+        if (buf_add(buf, s[plain] == '\n' ? "\\n" : "\\\\", 2))
+            return -ENOMEM;
+        s += plain + 1;
+        n -= plain + 1;
     }
     return 0;
 }
