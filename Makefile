@@ -59,8 +59,10 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
 # --no-undefined: a symbol missing from Kea's libraries fails the build, not Kea's start-up.
+# Linked aside and renamed: a Kea running the previous build keeps its copy intact.
 $(LIBRARY): $(KEA_OBJ) $(CORE_LIB)
-	$(CXX) -shared -o $@ $(KEA_OBJ) $(CORE_LIB) -Wl,--no-undefined -Wl,-z,defs $(KEA_LIBS)
+	$(CXX) -shared -o $@.tmp $(KEA_OBJ) $(CORE_LIB) -Wl,--no-undefined -Wl,-z,defs $(KEA_LIBS)
+	mv -f $@.tmp $@
 
 install: $(LIBRARY) install-doc
 	install -d $(DESTDIR)$(HOOKSDIR)

@@ -48,19 +48,25 @@ const char *option_hex(Texts &texts, const OptionPtr &option)
     return option ? texts.keep(option->toHexString()) : nullptr;
 }
 
+// The fields ISC's QUERY4 and QUERY6 blocks share; `Vars` is rs_isc_pkt4 or rs_isc_pkt6.
+template <class Vars, class PktT> void common_pkt_vars(Texts &texts, PktT &pkt, Vars &vars)
+{
+    vars.type = pkt.getName();
+    vars.txid = unsigned_text(texts, pkt.getTransid());
+    vars.local_addr = texts.keep(pkt.getLocalAddr().toText());
+    vars.local_port = unsigned_text(texts, pkt.getLocalPort());
+    vars.remote_addr = texts.keep(pkt.getRemoteAddr().toText());
+    vars.remote_port = unsigned_text(texts, pkt.getRemotePort());
+    vars.iface_index = unsigned_text(texts, pkt.getIndex());
+    vars.iface_name = texts.keep(pkt.getIface());
+}
+
 rs_isc_pkt4 query4_vars(Texts &texts, const Pkt4Ptr &pkt)
 {
     rs_isc_pkt4 vars = {};
     if (!pkt)
         return vars;
-    vars.type = pkt->getName();
-    vars.txid = unsigned_text(texts, pkt->getTransid());
-    vars.local_addr = texts.keep(pkt->getLocalAddr().toText());
-    vars.local_port = unsigned_text(texts, pkt->getLocalPort());
-    vars.remote_addr = texts.keep(pkt->getRemoteAddr().toText());
-    vars.remote_port = unsigned_text(texts, pkt->getRemotePort());
-    vars.iface_index = unsigned_text(texts, pkt->getIndex());
-    vars.iface_name = texts.keep(pkt->getIface());
+    common_pkt_vars(texts, *pkt, vars);
     vars.hops = unsigned_text(texts, pkt->getHops());
     vars.secs = unsigned_text(texts, pkt->getSecs());
     vars.flags = unsigned_text(texts, pkt->getFlags());
@@ -87,14 +93,7 @@ rs_isc_pkt6 query6_vars(Texts &texts, const Pkt6Ptr &pkt)
     rs_isc_pkt6 vars = {};
     if (!pkt)
         return vars;
-    vars.type = pkt->getName();
-    vars.txid = unsigned_text(texts, pkt->getTransid());
-    vars.local_addr = texts.keep(pkt->getLocalAddr().toText());
-    vars.local_port = unsigned_text(texts, pkt->getLocalPort());
-    vars.remote_addr = texts.keep(pkt->getRemoteAddr().toText());
-    vars.remote_port = unsigned_text(texts, pkt->getRemotePort());
-    vars.iface_index = unsigned_text(texts, pkt->getIndex());
-    vars.iface_name = texts.keep(pkt->getIface());
+    common_pkt_vars(texts, *pkt, vars);
     hwaddr_vars(texts, pkt->getRemoteHWAddr(), &vars.remote_hwaddr, &vars.remote_hwaddr_type);
     vars.proto = pkt->getProto() == Pkt6::TCP ? "TCP" : "UDP";
     DuidPtr duid = pkt->getClientId();
