@@ -351,7 +351,7 @@ char **rs_event_envp_isc(const struct rs_event *ev, const struct strvec *extra,
                          const unsigned short *codes, size_t nr_codes)
 {
     /* Events without ISC variables (load, unload) get PATH alone, the first of `env`. */
-    struct strvec path_only = {ev->env.items, ev->env.nr ? 1 : 0, 0};
+    struct strvec path_only = {ev->env.items, ev->env.nr ? 1 : 0, 0, NULL};
     return build_envp(ev, ev->isc_env.nr ? &ev->isc_env : &path_only, &ev->isc_options, extra,
                       codes, nr_codes);
 }

@@ -13,14 +13,15 @@ void rs_fields_add(struct rs_event *ev, struct strvec *to, const char *prefix,
                    const struct field_list *list, bool (*keep)(const struct field *),
                    const void *values)
 {
-    char name[96];
     for (size_t i = 0; i < list->nr; i++) {
         const struct field *f = &list->fields[i];
         const char *value = *(const char *const *)((const char *)values + f->offset);
         if ((!value && f->optional) || (keep && !keep(f)))
             continue;
-        snprintf(name, sizeof(name), "%s%s", prefix, f->suffix);
-        rs_fields_add_var(ev, to, name, value ? value : "");
+        if (!value)
+            value = "";
+        if (strvec_push_var(to, prefix, f->suffix, value, strlen(value)) != 0)
+            ev->incomplete = true;
     }
 }
 

@@ -6,66 +6,106 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct strvec_chunk {
+    struct strvec_chunk *next;
+    size_t used, size;
+    char data[];
+};
+
+/* Room for a typical event's variables in the first chunk. */
+#define STRVEC_CHUNK_MIN 4096
+
 void strvec_init(struct strvec *sv)
 {
-    sv->items = NULL;
-    sv->nr = 0;
-    sv->alloc = 0;
+    *sv = (struct strvec)STRVEC_INIT;
 }
 
-/* Takes ownership of `s` on success only. */
-static int strvec_adopt(struct strvec *sv, char *s)
+/* Reserves `len` + 1 bytes for a new string and a slot for it in `items`. Returns the bytes, or
+ * NULL (nothing changed) when out of memory. */
+static char *reserve(struct strvec *sv, size_t len)
 {
     if (sv->nr + 2 > sv->alloc) {
-        size_t alloc = sv->alloc ? sv->alloc * 2 : 16;
+        size_t alloc = sv->alloc ? sv->alloc * 2 : 32;
         char **items = realloc(sv->items, alloc * sizeof(*items));
         if (!items)
-            return -ENOMEM;
+            return NULL;
         sv->items = items;
         sv->alloc = alloc;
     }
+    struct strvec_chunk *chunk = sv->chunks;
+    if (!chunk || chunk->size - chunk->used < len + 1) {
+        size_t size = chunk ? chunk->size * 2 : STRVEC_CHUNK_MIN;
+        if (size < len + 1)
+            size = len + 1;
+        chunk = malloc(sizeof(*chunk) + size);
+        if (!chunk)
+            return NULL;
+        chunk->next = sv->chunks;
+        chunk->used = 0;
+        chunk->size = size;
+        sv->chunks = chunk;
+    }
+    return chunk->data + chunk->used;
+}
+
+/* Makes the string `reserve` returned, now filled with `len` bytes, part of the vector. */
+static void commit(struct strvec *sv, char *s, size_t len)
+{
+    s[len] = '\0';
+    sv->chunks->used += len + 1;
     sv->items[sv->nr++] = s;
     sv->items[sv->nr] = NULL;
-    return 0;
 }
 
 int strvec_push(struct strvec *sv, const char *s)
 {
-    return strvec_push_pair(sv, s, NULL, 0);
+    size_t len = strlen(s);
+    char *to = reserve(sv, len);
+    if (!to)
+        return -ENOMEM;
+    memcpy(to, s, len);
+    commit(sv, to, len);
+    return 0;
+}
+
+int strvec_push_var(struct strvec *sv, const char *prefix, const char *suffix, const char *value,
+                    size_t value_len)
+{
+    size_t prefix_len = strlen(prefix), suffix_len = strlen(suffix);
+    size_t len = prefix_len + suffix_len + 1 + value_len;
+    char *to = reserve(sv, len);
+    if (!to)
+        return -ENOMEM;
+    memcpy(to, prefix, prefix_len);
+    memcpy(to + prefix_len, suffix, suffix_len);
+    to[prefix_len + suffix_len] = '=';
+    if (value_len)
+        memcpy(to + prefix_len + suffix_len + 1, value, value_len);
+    commit(sv, to, len);
+    return 0;
 }
 
 int strvec_push_pair(struct strvec *sv, const char *key, const char *value, size_t value_len)
 {
-    size_t key_len = strlen(key);
-    size_t total = key_len + (value ? 1 + value_len : 0);
-    char *s = malloc(total + 1);
-    if (!s)
-        return -ENOMEM;
-    memcpy(s, key, key_len);
-    if (value) {
-        s[key_len] = '=';
-        memcpy(s + key_len + 1, value, value_len);
-    }
-    s[total] = '\0';
-    int err = strvec_adopt(sv, s);
-    if (err)
-        free(s);
-    return err;
+    return value ? strvec_push_var(sv, key, "", value, value_len) : strvec_push(sv, key);
 }
 
 int strvec_pushf(struct strvec *sv, const char *fmt, ...)
 {
     va_list ap;
-    char *s = NULL;
     va_start(ap, fmt);
-    int len = vasprintf(&s, fmt, ap);
+    int len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (len < 0)
         return -ENOMEM;
-    int err = strvec_adopt(sv, s);
-    if (err)
-        free(s);
-    return err;
+    char *to = reserve(sv, (size_t)len);
+    if (!to)
+        return -ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(to, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    commit(sv, to, (size_t)len);
+    return 0;
 }
 
 char *const *strvec_array(const struct strvec *sv)
@@ -76,8 +116,11 @@ char *const *strvec_array(const struct strvec *sv)
 
 void strvec_clear(struct strvec *sv)
 {
-    for (size_t i = 0; i < sv->nr; i++)
-        free(sv->items[i]);
+    while (sv->chunks) {
+        struct strvec_chunk *next = sv->chunks->next;
+        free(sv->chunks);
+        sv->chunks = next;
+    }
     free(sv->items);
     strvec_init(sv);
 }
