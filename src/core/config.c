@@ -583,9 +583,10 @@ const char *rs_on_failure_name(enum rs_on_failure on_failure)
 
 unsigned rs_script_timeout_ms(const struct rs_script_config *script)
 {
-    /* The default applies only to waited-for runs: a script that runs alongside Kea cannot
-     * stall it, and may legitimately take long. An explicit value applies to both. */
+    /* The default applies to waited-for runs, and to workers, where one hung event would hold up
+     * all the others; a script run per event alongside Kea stalls nothing and may legitimately
+     * take long. An explicit value applies to all. */
     if (script->timeout_set)
         return script->timeout_ms;
-    return script->wait ? RS_DEFAULT_TIMEOUT_MS : 0;
+    return script->wait || script->mode == RS_MODE_WORKER ? RS_DEFAULT_TIMEOUT_MS : 0;
 }
