@@ -3,6 +3,7 @@
 set -eu
 packages="build-essential kea-dev libboost-dev kea-dhcp4-server kea-dhcp6-server
 kea-admin isc-dhcp-client python3-scapy python3-pytest libcmocka-dev valgrind clang-format
+clang libclang-rt-14-dev
 iproute2 procps
 nftables bind9 bind9-dnsutils iputils-ping shellcheck dpkg-dev man-db groff-base"
 missing=""
