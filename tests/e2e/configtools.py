@@ -31,16 +31,6 @@ def write_script(path, body):
     return path
 
 
-def duid_text(mac):
-    """KEA_QUERY6_DUID for the lab's DUID-LL of `mac` (type 3, hardware type 1)."""
-    return "00:03:00:01:" + mac.lower()
-
-
-def hex0x(data):
-    """What the hook makes of raw option bytes: 0x + uppercase hex."""
-    return "0x" + data.hex().upper()
-
-
 def processes_named(netns, name):
     """Pids of processes called `name` (comm) in `netns` (a lab Netns)."""
     found = []

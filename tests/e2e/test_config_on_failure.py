@@ -2,7 +2,8 @@
 that client's packet (pkt4_receive / pkt6_receive) or refuse its lease
 (lease4_select), while every other client is served as usual."""
 
-from configtools import Raw6, duid_text
+from configtools import Raw6
+from lab.dhcp6 import duid_text
 from lab import hook
 
 BLOCKED_MAC = "02:bb:00:00:00:01"

@@ -7,7 +7,9 @@ import ipaddress
 
 from scapy.layers import dhcp6 as d6
 
-from configtools import Raw4, Raw6, duid_text, fqdn_option, hex0x
+from configtools import Raw4, Raw6, fqdn_option
+from lab.dhcp6 import duid_text
+from reference import hex0x
 from lab import hook
 
 MAC = "02:dd:00:00:00:01"

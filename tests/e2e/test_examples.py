@@ -156,7 +156,7 @@ def test_ipv4_routes(lab, hook_so):
     kea.reload()  # replay: every active lease is delivered again
     wait_until(lambda: _routes4(lab, other), timeout=5, what="the replayed route")
     wait_until(lambda: not _routes4(lab, other), timeout=15, what="the route to go at expiry")
-    kea.wait_log(rf"lease4_expire")
+    kea.wait_log(r"lease4_expire")
     assert not kea.log_lines("RUNSCRIPT_(EXIT_STATUS|EXEC_FAILED|STDERR)")
 
 

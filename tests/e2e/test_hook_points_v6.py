@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import pytest
 import reference
 from lab import Lab, hook, matching, one
-from lab.dhcp6 import Reply6, duid_ll
+from lab.dhcp6 import Reply6
+from lab.dhcp6 import duid_text as duid  # KEA_*_DUID of the lab's scapy client with `mac`
 from lab.kea import PD_DELEGATED_LEN6, SUBNET6
 from lab.netns import SERVER_IFACE
 from lab.wait import time_limit
@@ -36,11 +37,6 @@ FQDN = "host.example.com."
 XID = {"SOLICIT": 0x1adf9d, "REQUEST": 0x1adf9e, "RENEW": 0x1adf9f, "REBIND": 0x1adfa0}
 RELAY_LINK, RELAY_PEER = "2001:db8:1::2", "fe80::99"
 INTERFACE_ID, REMOTE_ID, ENTERPRISE, SUBSCRIBER_ID = b"eth0/1", b"\xde\xad\xbe\xef", 4491, b"sub-1"
-
-
-def duid(mac):
-    """KEA_*_DUID of the lab's scapy client with `mac` (its DUID-LL)."""
-    return reference.colon_hex(bytes(duid_ll(mac)))
 
 
 @dataclass

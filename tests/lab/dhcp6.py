@@ -57,6 +57,11 @@ def duid_ll(mac):
     return d6.DUID_LL(lladdr=mac)
 
 
+def duid_text(mac):
+    """That DUID as Kea and the hook write it: lower-case colon hex."""
+    return ":".join(f"{b:02x}" for b in bytes(duid_ll(mac)))
+
+
 def _status(options):
     for opt in options:
         if isinstance(opt, d6.DHCP6OptStatusCode):
