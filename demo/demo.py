@@ -483,32 +483,8 @@ def save_logs(workdir):
     return dest
 
 
-def apparmor_confined():
-    """Programs the demo runs that an enforced AppArmor profile confines.
-    Debian 12's kea-dhcp4/kea-dhcp6 and dhclient profiles allow only their
-    standard paths: no config in /tmp, no hook script to execute."""
-    try:
-        with open("/sys/kernel/security/apparmor/profiles") as f:
-            loaded = f.read().splitlines()
-    except OSError:
-        return []  # no AppArmor
-    wanted = {"kea-dhcp4", "kea-dhcp6", "/usr/sbin/kea-dhcp4", "/usr/sbin/kea-dhcp6",
-              "/{,usr/}sbin/dhclient", "/sbin/dhclient", "/usr/sbin/dhclient"}
-    return [name for name, _, mode in (line.rpartition(" ") for line in loaded)
-            if name in wanted and mode == "(enforce)"]
-
-
 def preflight():
     problems = []
-    confined = apparmor_confined()
-    if confined:
-        problems.append(
-            f"AppArmor confines {', '.join(confined)} here: Debian's profiles let them read only their standard\n"
-            "      files, so Kea could not read the demo's configuration nor run its hook script. To run the\n"
-            "      demo, put them in complain mode, and back in enforce mode afterwards:\n"
-            "          apt-get install apparmor-utils\n"
-            "          aa-complain /usr/sbin/kea-dhcp4 /usr/sbin/kea-dhcp6 /sbin/dhclient\n"
-            "          aa-enforce /usr/sbin/kea-dhcp4 /usr/sbin/kea-dhcp6 /sbin/dhclient")
     if os.geteuid() != 0:
         problems.append("run as root: the demo creates network namespaces and starts Kea")
     if not HOOK_SO.exists():

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from . import apparmor
 from .netns import CLIENT_IFACE, stop_process
 from .wait import wait_until
 
@@ -30,6 +31,8 @@ case "$reason" in
 esac
 exit 0
 """
+
+DHCLIENT = shutil.which("dhclient", path="/usr/sbin:/sbin") or "/sbin/dhclient"
 
 
 @dataclass
@@ -57,7 +60,7 @@ class DhClient:
         return path
 
     def _argv(self, family, flags):
-        return ["dhclient", f"-{family}", *flags, "-v", "-cf", self.config, "-lf", self._lease_file(family),
+        return [apparmor.program(DHCLIENT), f"-{family}", *flags, "-v", "-cf", self.config, "-lf", self._lease_file(family),
                 "-pf", os.path.join(self.dir, f"dhclient{family}.pid"), "-sf", self.script, CLIENT_IFACE]
 
     def _lease_file(self, family):

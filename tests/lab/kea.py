@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 
+from . import apparmor
 from .netns import RELAY_V4, SERVER_IFACE, stop_process
 from .wait import wait_until
 
@@ -159,7 +160,7 @@ class KeaServer:
         self._log_offset = _size(self.log_path)
         self._output_offset = _size(self.output_path)
         with open(self.output_path, "ab") as out:
-            self.proc = self.netns.popen([KEA_BIN[self.version], "-c", self.config_path],
+            self.proc = self.netns.popen([apparmor.program(KEA_BIN[self.version]), "-c", self.config_path],
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          env=self.env, cwd=self.workdir)
 
