@@ -92,26 +92,16 @@ void register_callouts(LibraryHandle &handle)
     }
 }
 
-int dhcp4_configured(CalloutHandle &handle)
+// Callout for dhcp4_srv_configured / dhcp6_srv_configured: starts the lease replay.
+template <int Family> int configured(CalloutHandle &handle)
 {
+    const rs_hook hook = Family == 4 ? RS_HOOK_LEASE4_REPLAY : RS_HOOK_LEASE6_REPLAY;
     try {
-        return runscript::replay_on_configured(handle, engine, 4);
+        return runscript::replay_on_configured(handle, engine, Family);
     } catch (const std::exception &e) {
-        log_callout_error(RS_HOOK_LEASE4_REPLAY, e.what());
+        log_callout_error(hook, e.what());
     } catch (...) {
-        log_callout_error(RS_HOOK_LEASE4_REPLAY, "unknown exception");
-    }
-    return 0;
-}
-
-int dhcp6_configured(CalloutHandle &handle)
-{
-    try {
-        return runscript::replay_on_configured(handle, engine, 6);
-    } catch (const std::exception &e) {
-        log_callout_error(RS_HOOK_LEASE6_REPLAY, e.what());
-    } catch (...) {
-        log_callout_error(RS_HOOK_LEASE6_REPLAY, "unknown exception");
+        log_callout_error(hook, "unknown exception");
     }
     return 0;
 }
@@ -127,9 +117,9 @@ void register_replay(LibraryHandle &handle)
         return;
     runscript::pin_library();
     if (v4 && server_hooks.findIndex("dhcp4_srv_configured") >= 0)
-        handle.registerCallout("dhcp4_srv_configured", dhcp4_configured);
+        handle.registerCallout("dhcp4_srv_configured", configured<4>);
     if (v6 && server_hooks.findIndex("dhcp6_srv_configured") >= 0)
-        handle.registerCallout("dhcp6_srv_configured", dhcp6_configured);
+        handle.registerCallout("dhcp6_srv_configured", configured<6>);
 }
 
 // Runs the scripts that asked for "load" or "unload"; they get PATH and their "env" only.
