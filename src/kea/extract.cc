@@ -235,28 +235,6 @@ template <class T> T argument(CalloutHandle &handle, const char *name)
     return value;
 }
 
-void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list,
-                    const Lease4CollectionPtr &leases)
-{
-    const size_t count = leases ? leases->size() : 0;
-    rs_event_add_lease_count(&event, 4, list, count);
-    for (size_t i = 0; i < count; ++i) {
-        rs_lease4 vars = lease4_vars(texts, (*leases)[i], false);
-        rs_event_add_listed_lease4(&event, list, i, &vars);
-    }
-}
-
-void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list,
-                    const Lease6CollectionPtr &leases)
-{
-    const size_t count = leases ? leases->size() : 0;
-    rs_event_add_lease_count(&event, 6, list, count);
-    for (size_t i = 0; i < count; ++i) {
-        rs_lease6 vars = lease6_vars(texts, (*leases)[i], false);
-        rs_event_add_listed_lease6(&event, list, i, &vars);
-    }
-}
-
 // The options scripts asked for by code. Options 60 and 82 already have their own variables
 // (KEA_QUERY4_OPTION60, KEA_QUERY4_RAI*), which the original defined.
 void add_requested_options(Texts &texts, rs_event &event, int family, const PktPtr &query,
@@ -324,17 +302,31 @@ void extract_event(CalloutHandle &handle, const OptionCodes &options, rs_event &
     }
     if (blocks & RS_BLOCK_REMOVE_LEASE)
         rs_event_add_remove_lease(&event, argument<bool>(handle, "remove_lease"));
-    if (blocks & RS_BLOCK_LEASES4) {
-        add_lease_list(texts, event, RS_LEASES_GRANTED,
-                       argument<Lease4CollectionPtr>(handle, "leases4"));
-        add_lease_list(texts, event, RS_LEASES_DELETED,
-                       argument<Lease4CollectionPtr>(handle, "deleted_leases4"));
-    }
-    if (blocks & RS_BLOCK_LEASES6) {
-        add_lease_list(texts, event, RS_LEASES_GRANTED,
-                       argument<Lease6CollectionPtr>(handle, "leases6"));
-        add_lease_list(texts, event, RS_LEASES_DELETED,
-                       argument<Lease6CollectionPtr>(handle, "deleted_leases6"));
+    // Lists leave out the multi-line dump of each lease.
+    auto lease4_listed = [](Texts &t, const Lease4Ptr &lease) {
+        return lease4_vars(t, lease, false);
+    };
+    auto lease6_listed = [](Texts &t, const Lease6Ptr &lease) {
+        return lease6_vars(t, lease, false);
+    };
+    auto count4 = [](rs_event *ev, rs_lease_list list, size_t n) {
+        rs_event_add_lease_count(ev, 4, list, n);
+    };
+    auto count6 = [](rs_event *ev, rs_lease_list list, size_t n) {
+        rs_event_add_lease_count(ev, 6, list, n);
+    };
+    for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED}) {
+        const bool granted = list == RS_LEASES_GRANTED;
+        if (blocks & RS_BLOCK_LEASES4)
+            add_lease_list(
+                texts, event, list,
+                argument<Lease4CollectionPtr>(handle, granted ? "leases4" : "deleted_leases4"),
+                lease4_listed, count4, rs_event_add_listed_lease4);
+        if (blocks & RS_BLOCK_LEASES6)
+            add_lease_list(
+                texts, event, list,
+                argument<Lease6CollectionPtr>(handle, granted ? "leases6" : "deleted_leases6"),
+                lease6_listed, count6, rs_event_add_listed_lease6);
     }
 }
 

@@ -33,6 +33,20 @@ class Texts
     std::deque<std::string> texts_;
 };
 
+// Adds a lease list of a commit: `add_count(event, count)`, then for each lease
+// `add(event, list, index, vars_of(texts, lease))`. Serves both naming schemes.
+template <class Collection, class VarsOf, class AddCount, class Add>
+void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list, const Collection &leases,
+                    VarsOf vars_of, AddCount add_count, Add add)
+{
+    const size_t count = leases ? leases->size() : 0;
+    add_count(&event, list, count);
+    for (size_t i = 0; i < count; ++i) {
+        auto vars = vars_of(texts, (*leases)[i]);
+        add(&event, list, i, &vars);
+    }
+}
+
 // "01:02:0a": what Kea's HWAddr, DUID and ClientId toText() print, without their ostringstream
 // (a measurable part of a callout's cost under load).
 std::string colon_hex(const std::vector<uint8_t> &bytes);

@@ -165,18 +165,6 @@ rs_isc_ia ia_vars(Texts &texts, CalloutHandle &handle, const Lease6Ptr &lease)
     return vars;
 }
 
-template <class Collection, class Vars, class Add>
-void add_list(Texts &texts, rs_event &event, int family, rs_lease_list list,
-              const Collection &leases, Vars vars_of, Add add)
-{
-    const size_t count = leases ? leases->size() : 0;
-    rs_event_add_isc_lease_count(&event, family, list, count);
-    for (size_t i = 0; i < count; ++i) {
-        auto vars = vars_of(texts, (*leases)[i]);
-        add(&event, list, i, &vars);
-    }
-}
-
 } // namespace
 
 void extract_isc_event(CalloutHandle &handle, rs_event &event)
@@ -224,19 +212,24 @@ void extract_isc_event(CalloutHandle &handle, rs_event &event)
     }
     if (blocks & RS_ISC_REMOVE_LEASE)
         rs_event_add_isc_remove_lease(&event, argument<bool>(handle, "remove_lease"));
-    if (blocks & RS_ISC_LEASES4) {
-        for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED})
-            add_list(texts, event, 4, list,
-                     argument<Lease4CollectionPtr>(
-                         handle, list == RS_LEASES_GRANTED ? "leases4" : "deleted_leases4"),
-                     lease4_vars, rs_event_add_isc_listed_lease4);
-    }
-    if (blocks & RS_ISC_LEASES6) {
-        for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED})
-            add_list(texts, event, 6, list,
-                     argument<Lease6CollectionPtr>(
-                         handle, list == RS_LEASES_GRANTED ? "leases6" : "deleted_leases6"),
-                     lease6_vars, rs_event_add_isc_listed_lease6);
+    auto count4 = [](rs_event *ev, rs_lease_list list, size_t n) {
+        rs_event_add_isc_lease_count(ev, 4, list, n);
+    };
+    auto count6 = [](rs_event *ev, rs_lease_list list, size_t n) {
+        rs_event_add_isc_lease_count(ev, 6, list, n);
+    };
+    for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED}) {
+        const bool granted = list == RS_LEASES_GRANTED;
+        if (blocks & RS_ISC_LEASES4)
+            add_lease_list(
+                texts, event, list,
+                argument<Lease4CollectionPtr>(handle, granted ? "leases4" : "deleted_leases4"),
+                lease4_vars, count4, rs_event_add_isc_listed_lease4);
+        if (blocks & RS_ISC_LEASES6)
+            add_lease_list(
+                texts, event, list,
+                argument<Lease6CollectionPtr>(handle, granted ? "leases6" : "deleted_leases6"),
+                lease6_vars, count6, rs_event_add_isc_listed_lease6);
     }
 }
 
