@@ -40,6 +40,30 @@ static void deliver_to_worker(void *ctx, const char *const hooks[], char *const 
     rs_worker_deliver_many(ctx, hooks, envps, count);
 }
 
+/* The script's environment for `ev`, in the naming scheme it asked for. */
+static char **script_envp(const struct rs_script_config *script, const struct rs_event *ev,
+                          const struct strvec *extra)
+{
+    if (script->isc_variables)
+        return rs_event_envp_isc(ev, extra, script->options, script->nr_options);
+    return rs_event_envp(ev, extra, script->options, script->nr_options);
+}
+
+/* A queued event's environment, built in the queue's lane thread. A worker has its fixed "env" in
+ * its own environment already. */
+static char **queued_envp(void *ctx, void *payload)
+{
+    const struct rs_script_config *script = ctx;
+    const struct strvec *extra = script->mode == RS_MODE_WORKER ? NULL : &script->env;
+    return script_envp(script, rs_shared_event_get(payload), extra);
+}
+
+static void release_queued(void *ctx, void *payload)
+{
+    (void)ctx;
+    rs_shared_event_unref(payload);
+}
+
 /* Starts what script `i` needs beyond its configuration: a worker process, a queue. */
 static int start_script(struct rs_engine *engine, size_t i)
 {
@@ -70,6 +94,9 @@ static int start_script(struct rs_engine *engine, size_t i)
         .drop_when_full = script->drop_when_full,
         .deliver = worker ? deliver_to_worker : NULL,
         .deliver_ctx = engine->workers[i],
+        .envp_of = queued_envp,
+        .release = release_queued,
+        .payload_ctx = (void *)script,
     };
     return rs_queue_start(&engine->queues[i], &qc, engine->log);
 }
@@ -164,31 +191,24 @@ size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned sho
     return engine->nr_option_codes;
 }
 
-/* The script's environment for `ev`, in the naming scheme it asked for. */
-static char **script_envp(const struct rs_script_config *script, const struct rs_event *ev,
-                          const struct strvec *extra)
-{
-    if (script->isc_variables)
-        return rs_event_envp_isc(ev, extra, script->options, script->nr_options);
-    return rs_event_envp(ev, extra, script->options, script->nr_options);
-}
-
-/* Queues a run of a script Kea does not wait for; the queue's own threads start it. */
+/* Queues a run of a script Kea does not wait for; the queue's own threads start it. The event's
+ * variables are shared with the queue, not copied, and its environment is built there: Kea's
+ * thread only hands the event over. */
 static void queue_script(struct rs_engine *engine, struct rs_queue *queue,
-                         const struct rs_script_config *script, const struct rs_event *ev)
+                         const struct rs_script_config *script, const struct rs_event *ev,
+                         struct rs_shared_event *shared)
 {
     const char *hook = rs_hook_describe(ev->hook)->name;
-    /* A worker has its fixed "env" in its own environment already. */
-    const struct strvec *extra = script->mode == RS_MODE_WORKER ? NULL : &script->env;
-    char **envp = script_envp(script, ev, extra);
-    const struct strvec *keys = rs_event_keys(ev);
-    int rc =
-        envp ? rs_queue_push(queue, hook, envp, (const char *const *)strvec_array(keys), keys->nr)
-             : -ENOMEM;
+    int rc = -ENOMEM;
+    if (shared) {
+        rs_shared_event_ref(shared);
+        rc = rs_queue_push(queue, hook, shared, ev->keys, ev->nr_keys);
+        if (rc == -ENOMEM)
+            rs_shared_event_unref(shared);
+    }
     if (rc == -ENOMEM)
         rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory; event lost", script->path,
                hook);
-    free(envp);
 }
 
 /* Starts a waited-for script for `ev` and waits for it. Returns how it went. */
@@ -235,15 +255,21 @@ static enum rs_outcome deliver_now(struct rs_engine *engine, size_t i, const str
     return outcome;
 }
 
-enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_event *ev)
+enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *event)
 {
     enum rs_next_step next = RS_NEXT_CONTINUE;
+    /* The first queue to want the event takes its variables; every later script reads them
+     * there. */
+    struct rs_shared_event *shared = NULL;
+    const struct rs_event *ev = event;
     for (size_t i = 0; i < engine->config.nr_scripts; i++) {
         const struct rs_script_config *script = &engine->config.scripts[i];
         if (!(script->hooks & RS_HOOK_BIT(ev->hook)))
             continue;
         if (engine->queues[i]) {
-            queue_script(engine, engine->queues[i], script, ev);
+            if (!shared && (shared = rs_event_share(event)))
+                ev = rs_shared_event_get(shared);
+            queue_script(engine, engine->queues[i], script, ev, shared);
             continue;
         }
         enum rs_outcome outcome =
@@ -257,10 +283,14 @@ enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_e
                "told to %s",
                script->path, hook, rs_on_failure_name(script->on_failure),
                script->on_failure == RS_ON_FAILURE_DROP ? "drop the packet" : "skip this step");
-        if (script->on_failure == RS_ON_FAILURE_DROP)
-            return RS_NEXT_DROP;
+        if (script->on_failure == RS_ON_FAILURE_DROP) {
+            next = RS_NEXT_DROP;
+            break;
+        }
         next = RS_NEXT_SKIP;
     }
+    if (shared)
+        rs_shared_event_unref(shared);
     return next;
 }
 

@@ -41,12 +41,14 @@ bool rs_engine_wants_isc(const struct rs_engine *engine);
 size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned short **codes);
 
 /*
- * Runs the scripts that want `ev->hook`, in configuration order. Thread-safe; does not consume
- * `ev`. When a waited-for script fails (non-zero exit, killed, timed out) and its "on-failure" is
- * skip or drop, returns that; drop also stops the scripts after it, as the packet is gone.
- * A script that could not be started never changes Kea's course: that is logged as an error.
+ * Runs the scripts that want `ev->hook`, in configuration order. Thread-safe. Scripts Kea does not
+ * wait for take the event's variables with them (no copy is made on Kea's thread): `ev` must
+ * still be released afterwards, but not dispatched again. When a waited-for script fails (non-zero
+ * exit, killed, timed out) and its "on-failure" is skip or drop, returns that; drop also stops the
+ * scripts after it, as the packet is gone. A script that could not be started never changes Kea's
+ * course: that is logged as an error.
  */
-enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, const struct rs_event *ev);
+enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *ev);
 
 void rs_engine_free(struct rs_engine *engine);
 

@@ -1,6 +1,9 @@
 #include "event.h"
 #include "fields.h"
+#include "queue.h"
+#include "textfmt.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +134,13 @@ static void add_var(struct rs_event *ev, const char *name, const char *value)
 
 static void add_key(struct rs_event *ev, const char *key)
 {
-    if (key && *key && strvec_push(&ev->keys, key) != 0)
-        ev->incomplete = true;
+    if (!key || !*key || ev->nr_keys == RS_QUEUE_EVERY_LANE)
+        return;
+    if (ev->nr_keys == RS_EVENT_MAX_KEYS) {
+        ev->nr_keys = RS_QUEUE_EVERY_LANE;
+        return;
+    }
+    ev->keys[ev->nr_keys++] = rs_queue_key(key);
 }
 
 static void add_fields(struct rs_event *ev, const char *prefix, const struct field_list *list,
@@ -148,7 +156,7 @@ void rs_event_init(struct rs_event *ev, enum rs_hook hook)
     strvec_init(&ev->options);
     strvec_init(&ev->isc_env);
     strvec_init(&ev->isc_options);
-    strvec_init(&ev->keys);
+    ev->nr_keys = 0;
     ev->incomplete = false;
     add_var(ev, "PATH", RS_SCRIPT_PATH);
 }
@@ -159,7 +167,45 @@ void rs_event_release(struct rs_event *ev)
     strvec_clear(&ev->options);
     strvec_clear(&ev->isc_env);
     strvec_clear(&ev->isc_options);
-    strvec_clear(&ev->keys);
+}
+
+struct rs_shared_event {
+    struct rs_event event;
+    _Atomic unsigned refs;
+};
+
+struct rs_shared_event *rs_event_share(struct rs_event *ev)
+{
+    struct rs_shared_event *shared = malloc(sizeof(*shared));
+    if (!shared)
+        return NULL;
+    shared->event = *ev;
+    atomic_init(&shared->refs, 1);
+    /* The strings now belong to the shared event. */
+    strvec_init(&ev->env);
+    strvec_init(&ev->options);
+    strvec_init(&ev->isc_env);
+    strvec_init(&ev->isc_options);
+    return shared;
+}
+
+const struct rs_event *rs_shared_event_get(const struct rs_shared_event *shared)
+{
+    return &shared->event;
+}
+
+void rs_shared_event_ref(struct rs_shared_event *shared)
+{
+    atomic_fetch_add_explicit(&shared->refs, 1, memory_order_relaxed);
+}
+
+void rs_shared_event_unref(struct rs_shared_event *shared)
+{
+    /* acq_rel: the last holder must see every other holder's reads done before it frees. */
+    if (atomic_fetch_sub_explicit(&shared->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    rs_event_release(&shared->event);
+    free(shared);
 }
 
 void rs_event_add_query4(struct rs_event *ev, const struct rs_pkt4 *pkt)
@@ -236,21 +282,37 @@ static const char *list_prefix(int family, enum rs_lease_list list)
     return list == RS_LEASES_GRANTED ? "KEA_LEASES6" : "KEA_DELETED_LEASES6";
 }
 
+/* `head`, `middle`, then the number `n` if `with_number`, into `out` (64 bytes, which the names
+ * here never exceed). These run for every commit on Kea's thread, where snprintf() showed. */
+static const char *join(char out[64], const char *head, const char *middle, bool with_number,
+                        size_t n)
+{
+    size_t head_len = strlen(head), middle_len = strlen(middle);
+    if (head_len + middle_len + RS_FMT_UNSIGNED_MAX >= 64)
+        return "";
+    memcpy(out, head, head_len);
+    memcpy(out + head_len, middle, middle_len);
+    size_t len = head_len + middle_len;
+    if (with_number)
+        len += rs_fmt_unsigned(out + len, n);
+    out[len] = '\0';
+    return out;
+}
+
 void rs_event_add_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
                               size_t count)
 {
-    char name[64], value[32];
-    snprintf(name, sizeof(name), "%s_COUNT", list_prefix(family, list));
-    snprintf(value, sizeof(value), "%zu", count);
-    add_var(ev, name, value);
+    char name[64], value[64];
+    add_var(ev, join(name, list_prefix(family, list), "_COUNT", false, 0),
+            join(value, "", "", true, count));
 }
 
 void rs_event_add_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,
                                 const struct rs_lease4 *lease)
 {
     char prefix[64];
-    snprintf(prefix, sizeof(prefix), "%s_AT%zu", list_prefix(4, list), index);
-    add_fields(ev, prefix, &lease4, in_lease_list, lease);
+    add_fields(ev, join(prefix, list_prefix(4, list), "_AT", true, index), &lease4, in_lease_list,
+               lease);
     add_key(ev, lease->address);
 }
 
@@ -258,8 +320,8 @@ void rs_event_add_listed_lease6(struct rs_event *ev, enum rs_lease_list list, si
                                 const struct rs_lease6 *lease)
 {
     char prefix[64];
-    snprintf(prefix, sizeof(prefix), "%s_AT%zu", list_prefix(6, list), index);
-    add_fields(ev, prefix, &lease6, in_lease_list, lease);
+    add_fields(ev, join(prefix, list_prefix(6, list), "_AT", true, index), &lease6, in_lease_list,
+               lease);
     add_key(ev, lease->address);
 }
 
@@ -354,11 +416,6 @@ char **rs_event_envp_isc(const struct rs_event *ev, const struct strvec *extra,
     struct strvec path_only = {ev->env.items, ev->env.nr ? 1 : 0, 0, NULL};
     return build_envp(ev, ev->isc_env.nr ? &ev->isc_env : &path_only, &ev->isc_options, extra,
                       codes, nr_codes);
-}
-
-const struct strvec *rs_event_keys(const struct rs_event *ev)
-{
-    return &ev->keys;
 }
 
 /* Documentation */

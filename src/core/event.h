@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The PATH that scripts get; Kea's own environment is never passed on. */
 #define RS_SCRIPT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -63,6 +64,9 @@ struct rs_lease6 {
     const char *valid_lifetime, *preferred_lifetime, *iaid, *subnet_id, *debug;
 };
 
+/* Ordering keys an event holds; beyond that it is ordered against all others. */
+#define RS_EVENT_MAX_KEYS 32
+
 /* Query options exported on request ("options"), held apart: each script gets only its own. */
 #define RS_EVENT_MAX_OPTIONS 256
 
@@ -70,8 +74,10 @@ struct rs_event {
     enum rs_hook hook;
     struct strvec env;
     /* What the event is about, for ordering (src/core/queue.h): its leases' addresses and the
-     * client's MAC or DUID. Filled as blocks are added. */
-    struct strvec keys;
+     * client's MAC or DUID, hashed (rs_queue_key) as blocks are added. An event with more keys
+     * than this is ordered against every other event (`nr_keys` is then RS_QUEUE_EVERY_LANE). */
+    uint64_t keys[RS_EVENT_MAX_KEYS];
+    size_t nr_keys;
     struct strvec options; /* "KEA_QUERY4_OPTION<code>=0x..." */
     /* The same event in the names and formats of ISC's libdhcp_run_script ("variables": "isc"),
      * filled only when a script asks for them (src/core/event_isc.c). */
@@ -81,6 +87,20 @@ struct rs_event {
     /* Set once an allocation failed: the event still runs, with the variables it has. */
     bool incomplete;
 };
+
+/*
+ * An event handed to other threads (the queues of scripts Kea does not wait for): read-only from
+ * then on, and freed by whoever drops the last reference.
+ */
+struct rs_shared_event;
+
+/* Moves `ev`'s variables into a new shared event with one reference, without copying them; `ev`
+ * is left empty (releasing it is still right, and cheap). NULL when out of memory (`ev` is then
+ * unchanged). */
+struct rs_shared_event *rs_event_share(struct rs_event *ev);
+const struct rs_event *rs_shared_event_get(const struct rs_shared_event *shared);
+void rs_shared_event_ref(struct rs_shared_event *shared);
+void rs_shared_event_unref(struct rs_shared_event *shared);
 
 /* Which lease list of a leasesX_committed event. */
 enum rs_lease_list { RS_LEASES_GRANTED, RS_LEASES_DELETED };
@@ -206,9 +226,6 @@ void rs_event_add_isc_listed_lease6(struct rs_event *ev, enum rs_lease_list list
 /* Documentation of the ISC variables of a hook point, for generated docs and tests. */
 struct rs_var_doc;
 void rs_isc_docs(enum rs_hook hook, void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx);
-
-/* The event's ordering keys: its leases' addresses and the client's identity. */
-const struct strvec *rs_event_keys(const struct rs_event *ev);
 
 /* Documentation of the variables, for generated docs and for tests. */
 struct rs_var_doc {

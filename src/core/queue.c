@@ -14,8 +14,8 @@
 #define RS_QUEUE_MAX_UNDELIVERED_LOGGED 20
 
 struct item {
-    char *hook;
-    char **envp;        /* one allocation: pointers, then the strings */
+    const char *hook;
+    void *payload;
     int64_t queued_ms;  /* when it was pushed */
     uint64_t lanes;     /* the lanes this event occupies */
     unsigned home_lane; /* the lane whose thread runs it */
@@ -52,37 +52,17 @@ struct lane_arg {
 };
 
 /* FNV-1a: stable and cheap; only the spread over a few lanes matters. */
-static uint64_t hash_key(const char *key)
+uint64_t rs_queue_key(const char *text)
 {
     uint64_t h = 14695981039346656037ULL;
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+    for (; *text; text++)
+        h = (h ^ (unsigned char)*text) * 1099511628211ULL;
     return h;
 }
 
-static char **copy_envp(char *const envp[])
+static void item_free(struct rs_queue *q, struct item *item)
 {
-    size_t count = 0, bytes = 0;
-    for (; envp[count]; count++)
-        bytes += strlen(envp[count]) + 1;
-    char **copy = malloc((count + 1) * sizeof(*copy) + bytes);
-    if (!copy)
-        return NULL;
-    char *text = (char *)(copy + count + 1);
-    for (size_t i = 0; i < count; i++) {
-        size_t len = strlen(envp[i]) + 1;
-        memcpy(text, envp[i], len);
-        copy[i] = text;
-        text += len;
-    }
-    copy[count] = NULL;
-    return copy;
-}
-
-static void item_free(struct item *item)
-{
-    free(item->hook);
-    free(item->envp);
+    q->config.release(q->config.payload_ctx, item->payload);
     free(item);
 }
 
@@ -112,22 +92,40 @@ static void item_unlink(struct rs_queue *q, const struct item *item)
     }
 }
 
+static char **item_envp(struct rs_queue *q, const struct item *item)
+{
+    char **envp = q->config.envp_of(q->config.payload_ctx, item->payload);
+    if (!envp)
+        rs_log(q->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory; event lost", q->script,
+               item->hook);
+    return envp;
+}
+
 /* A worker's lane: everything waiting goes in one batch, which saves a round trip per event. */
 static void deliver_batch(struct rs_queue *q, struct item **items, size_t count)
 {
     const char *hooks[RS_QUEUE_MAX_BATCH];
-    char *const *envps[RS_QUEUE_MAX_BATCH];
+    char **envps[RS_QUEUE_MAX_BATCH];
+    size_t ready = 0;
     for (size_t i = 0; i < count; i++) {
-        hooks[i] = items[i]->hook;
-        envps[i] = items[i]->envp;
+        envps[ready] = item_envp(q, items[i]);
+        if (envps[ready])
+            hooks[ready++] = items[i]->hook;
     }
-    q->config.deliver(q->config.deliver_ctx, hooks, envps, count);
+    q->config.deliver(q->config.deliver_ctx, hooks, (char *const *const *)envps, ready);
+    for (size_t i = 0; i < ready; i++)
+        free(envps[i]);
 }
 
 static void run_item(struct rs_queue *q, struct item *item)
 {
+    char **envp = item_envp(q, item);
+    if (!envp)
+        return;
     struct rs_job job;
-    if (rs_job_start(&job, q->script, item->hook, item->envp, q->config.timeout_ms, q->log))
+    int failed = rs_job_start(&job, q->script, item->hook, envp, q->config.timeout_ms, q->log);
+    free(envp); /* the child has its copy */
+    if (failed)
         return;
     while (job.state != RS_JOB_DONE) {
         struct pollfd fds[3];
@@ -227,7 +225,7 @@ static void *lane_main(void *arg)
         pthread_mutex_lock(&q->lock);
         for (size_t i = 0; i < count; i++) {
             item_unlink(q, batch[i]);
-            item_free(batch[i]);
+            item_free(q, batch[i]);
         }
         q->running -= (unsigned)count;
         q->waiting -= (unsigned)count;
@@ -243,7 +241,7 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
                    const struct rs_logger *log)
 {
     if (config->lanes == 0 || config->lanes > RS_QUEUE_MAX_LANES || config->limit == 0 ||
-        (config->deliver && config->lanes != 1))
+        (config->deliver && config->lanes != 1) || !config->envp_of || !config->release)
         return -EINVAL;
     struct rs_queue *q = calloc(1, sizeof(*q));
     if (!q)
@@ -295,20 +293,18 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
     return 0;
 }
 
-int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[],
-                  const char *const keys[], size_t nr_keys)
+int rs_queue_push(struct rs_queue *q, const char *hook, void *payload, const uint64_t keys[],
+                  size_t nr_keys)
 {
     struct item *item = calloc(1, sizeof(*item));
     if (!item)
         return -ENOMEM;
-    item->hook = strdup(hook);
-    item->envp = copy_envp(envp);
-    if (!item->hook || !item->envp) {
-        item_free(item);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < nr_keys; i++)
-        item->lanes |= 1ULL << (hash_key(keys[i]) % q->config.lanes);
+    item->hook = hook;
+    item->payload = payload;
+    if (nr_keys == RS_QUEUE_EVERY_LANE)
+        item->lanes = q->config.lanes == 64 ? ~0ULL : (1ULL << q->config.lanes) - 1;
+    for (size_t i = 0; nr_keys != RS_QUEUE_EVERY_LANE && i < nr_keys; i++)
+        item->lanes |= 1ULL << (keys[i] % q->config.lanes);
 
     pthread_mutex_lock(&q->lock);
     while (q->waiting >= q->config.limit && !q->stopping) {
@@ -321,7 +317,7 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[],
                 rs_log(q->log, RS_MSG_QUEUE_FULL,
                        "%s (%s): queue full (%u events), event dropped; %llu dropped so far",
                        q->script, hook, q->config.limit, dropped);
-            item_free(item);
+            item_free(q, item);
             return -ENOSPC;
         }
         pthread_cond_wait(&q->room, &q->lock);
@@ -382,7 +378,7 @@ void rs_queue_stop(struct rs_queue *q, unsigned drain_ms)
             if (++undelivered <= RS_QUEUE_MAX_UNDELIVERED_LOGGED)
                 rs_log(q->log, RS_MSG_UNDELIVERED, "%s (%s): not delivered before unload",
                        q->script, item->hook);
-            item_free(item);
+            item_free(q, item);
         }
         free(l->ring);
     }

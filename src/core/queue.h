@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RS_QUEUE_MAX_LANES 64
 /* Events handed to a worker in one go, at most, and how long a batch may wait to fill. */
@@ -40,6 +41,13 @@ struct rs_queue_config {
      * lane. */
     void (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[], size_t count);
     void *deliver_ctx;
+    /* What a queued event is, to the queue: an opaque payload that these turn into the run's
+     * environment, called in a lane thread just before the run (building it there keeps the work
+     * off Kea's thread), and release once it ran or was dropped. envp_of returns a malloc'ed
+     * NULL-terminated array (free() the array only) or NULL when out of memory. */
+    char **(*envp_of)(void *ctx, void *payload);
+    void (*release)(void *ctx, void *payload);
+    void *payload_ctx;
 };
 
 struct rs_queue;
@@ -47,13 +55,20 @@ struct rs_queue;
 int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
                    const struct rs_logger *log);
 
+/* An ordering key, from its text (a lease address, a MAC...). */
+uint64_t rs_queue_key(const char *text);
+
+/* As `nr_keys`: the event is ordered against every other. */
+#define RS_QUEUE_EVERY_LANE ((size_t)-1)
+
 /*
- * Queues a run of the script with argv[1] = `hook` and environment `envp` (copied). `keys` are the
- * event's ordering keys (may be empty). Returns 0, or -ENOSPC when full and dropping (logged), or
- * -ENOMEM. Blocks while full unless dropping.
+ * Queues a run of the script with argv[1] = `hook` (which must stay valid until `payload` is
+ * released) for `payload`, which the queue then owns. `keys` are the event's ordering keys (may be
+ * none, or RS_QUEUE_EVERY_LANE). Returns 0, or -ENOSPC when full and dropping (logged; the payload
+ * is released), or -ENOMEM (the caller keeps the payload). Blocks while full unless dropping.
  */
-int rs_queue_push(struct rs_queue *queue, const char *hook, char *const envp[],
-                  const char *const keys[], size_t nr_keys);
+int rs_queue_push(struct rs_queue *queue, const char *hook, void *payload, const uint64_t keys[],
+                  size_t nr_keys);
 
 struct rs_queue_stats {
     unsigned long long queued, delivered, dropped, undelivered;

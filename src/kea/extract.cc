@@ -13,30 +13,65 @@
 #include <dhcpsrv/lease.h>
 #include <dhcpsrv/subnet.h>
 
+#include <algorithm>
+#include <cstring>
+
 using namespace isc::dhcp;
 using isc::hooks::CalloutHandle;
 
 namespace runscript
 {
 
-std::string colon_hex(const std::vector<uint8_t> &bytes)
+OptionPtr find_option(const Pkt &pkt, uint16_t code)
 {
-    static const char digits[] = "0123456789abcdef";
-    std::string text;
-    text.reserve(bytes.size() * 3);
-    for (uint8_t byte : bytes) {
-        if (!text.empty())
-            text += ':';
-        text += digits[byte >> 4];
-        text += digits[byte & 15];
-    }
-    return text;
+    auto found = pkt.options_.find(code);
+    return found == pkt.options_.end() ? OptionPtr() : found->second;
 }
 
-const char *Texts::keep(std::string text)
+char *Texts::reserve(size_t len)
 {
-    texts_.push_back(std::move(text));
-    return texts_.back().c_str();
+    if (size_ - used_ < len) {
+        size_t size = std::max<size_t>(len, 2 * size_);
+        more_.emplace_back(new char[size]);
+        block_ = more_.back().get();
+        used_ = 0;
+        size_ = size;
+    }
+    return block_ + used_;
+}
+
+const char *Texts::commit(char *to, size_t len)
+{
+    to[len] = '\0';
+    used_ += len + 1;
+    return to;
+}
+
+const char *Texts::copy(const char *data, size_t len)
+{
+    char *to = reserve(len + 1);
+    if (len)
+        std::memcpy(to, data, len);
+    return commit(to, len);
+}
+
+const char *Texts::address(const isc::asiolink::IOAddress &address)
+{
+    if (address.isV4()) {
+        char *to = reserve(RS_FMT_IPV4_MAX + 1);
+        return commit(to, rs_fmt_ipv4(to, address.toUint32()));
+    }
+    const std::vector<uint8_t> bytes = address.toBytes();
+    if (bytes.size() != 16)
+        return keep(address.toText());
+    char *to = reserve(RS_FMT_IPV6_MAX + 1);
+    return commit(to, rs_fmt_ipv6(to, bytes.data()));
+}
+
+const char *Texts::colon_hex(const std::vector<uint8_t> &bytes)
+{
+    char *to = reserve(3 * bytes.size() + 1);
+    return commit(to, rs_fmt_colon_hex(to, bytes.data(), bytes.size()));
 }
 
 namespace
@@ -54,7 +89,7 @@ const char *option_bytes(Texts &texts, const OptionPtr &option)
     if (!option)
         return nullptr;
     const OptionBuffer &data = option->getData();
-    return texts.keep(std::string(data.begin(), data.end()));
+    return texts.copy(reinterpret_cast<const char *>(data.data()), data.size());
 }
 
 const char *option_hex(Texts &texts, const OptionPtr &option)
@@ -64,7 +99,7 @@ const char *option_hex(Texts &texts, const OptionPtr &option)
 
 const char *option_colon_hex(Texts &texts, const OptionPtr &option)
 {
-    return option ? texts.keep(colon_hex(option->getData())) : nullptr;
+    return option ? texts.colon_hex(option->getData()) : nullptr;
 }
 
 const char *requested_address(Texts &texts, const OptionPtr &option)
@@ -74,7 +109,7 @@ const char *requested_address(Texts &texts, const OptionPtr &option)
     const OptionBuffer &data = option->getData();
     if (data.size() != 4)
         return texts.keep(option->toHexString()); // malformed: show what the client sent
-    return texts.keep(isc::asiolink::IOAddress::fromBytes(AF_INET, data.data()).toText());
+    return texts.address(isc::asiolink::IOAddress::fromBytes(AF_INET, data.data()));
 }
 
 const char *fqdn_name(Texts &texts, const OptionPtr &option)
@@ -86,7 +121,7 @@ const char *fqdn_name(Texts &texts, const OptionPtr &option)
 void fill_hwaddr(Texts &texts, const HWAddrPtr &hwaddr, const char **text, const char **type,
                  const char **source)
 {
-    *text = hwaddr ? texts.keep(colon_hex(hwaddr->hwaddr_)) : "";
+    *text = hwaddr ? texts.colon_hex(hwaddr->hwaddr_) : "";
     if (type)
         *type = hwaddr ? texts.number(hwaddr->htype_) : "";
     if (source)
@@ -105,22 +140,23 @@ rs_pkt4 pkt4_vars(Texts &texts, const Pkt4Ptr &pkt)
     fill_hwaddr(texts, pkt->getHWAddr(), &vars.hwaddr, &vars.hwaddr_type, &vars.hwaddr_source);
     vars.relayed = bool_text(pkt->isRelayed());
     vars.relay_hops = texts.number(pkt->getHops());
-    vars.option60 = option_bytes(texts, pkt->getOption(DHO_VENDOR_CLASS_IDENTIFIER));
-    vars.ciaddr = texts.keep(pkt->getCiaddr().toText());
-    vars.siaddr = texts.keep(pkt->getSiaddr().toText());
-    vars.yiaddr = texts.keep(pkt->getYiaddr().toText());
-    vars.giaddr = texts.keep(pkt->getGiaddr().toText());
-    OptionPtr rai = pkt->getOption(DHO_DHCP_AGENT_OPTIONS);
+    vars.option60 = option_bytes(texts, find_option(*pkt, DHO_VENDOR_CLASS_IDENTIFIER));
+    vars.ciaddr = texts.address(pkt->getCiaddr());
+    vars.siaddr = texts.address(pkt->getSiaddr());
+    vars.yiaddr = texts.address(pkt->getYiaddr());
+    vars.giaddr = texts.address(pkt->getGiaddr());
+    OptionPtr rai = find_option(*pkt, DHO_DHCP_AGENT_OPTIONS);
     if (rai) {
         vars.rai = option_hex(texts, rai);
         vars.rai_circuit_id = option_hex(texts, rai->getOption(RAI_OPTION_AGENT_CIRCUIT_ID));
         vars.rai_remote_id = option_hex(texts, rai->getOption(RAI_OPTION_REMOTE_ID));
         vars.rai_subscriber_id = option_hex(texts, rai->getOption(RAI_OPTION_SUBSCRIBER_ID));
     }
-    vars.client_id = option_colon_hex(texts, pkt->getOption(DHO_DHCP_CLIENT_IDENTIFIER));
-    vars.requested_address = requested_address(texts, pkt->getOption(DHO_DHCP_REQUESTED_ADDRESS));
-    vars.hostname = option_bytes(texts, pkt->getOption(DHO_HOST_NAME));
-    vars.fqdn = fqdn_name(texts, pkt->getOption(DHO_FQDN));
+    vars.client_id = option_colon_hex(texts, find_option(*pkt, DHO_DHCP_CLIENT_IDENTIFIER));
+    vars.requested_address =
+        requested_address(texts, find_option(*pkt, DHO_DHCP_REQUESTED_ADDRESS));
+    vars.hostname = option_bytes(texts, find_option(*pkt, DHO_HOST_NAME));
+    vars.fqdn = fqdn_name(texts, find_option(*pkt, DHO_FQDN));
     return vars;
 }
 
@@ -133,12 +169,12 @@ rs_pkt6 pkt6_vars(Texts &texts, const Pkt6Ptr &pkt)
     vars.interface = texts.keep(pkt->getIface());
     vars.ifindex = texts.number(pkt->getIndex());
     DuidPtr duid = pkt->getClientId();
-    vars.duid = duid ? texts.keep(colon_hex(duid->getDuid())) : "";
+    vars.duid = duid ? texts.colon_hex(duid->getDuid()) : "";
     fill_hwaddr(texts, pkt->getMAC(HWAddr::HWADDR_SOURCE_ANY), &vars.hwaddr, &vars.hwaddr_type,
                 &vars.hwaddr_source);
-    vars.local_address = texts.keep(pkt->getLocalAddr().toText());
+    vars.local_address = texts.address(pkt->getLocalAddr());
     vars.local_port = texts.number(pkt->getLocalPort());
-    vars.remote_address = texts.keep(pkt->getRemoteAddr().toText());
+    vars.remote_address = texts.address(pkt->getRemoteAddr());
     vars.remote_port = texts.number(pkt->getRemotePort());
     vars.label = texts.keep(pkt->getLabel());
     vars.transaction_id = texts.number(pkt->getTransid());
@@ -156,8 +192,8 @@ std::vector<rs_relay6> relay6_vars(Texts &texts, const Pkt6Ptr &pkt)
         const uint8_t level = static_cast<uint8_t>(count - 1 - hop);
         const Pkt6::RelayInfo &info = pkt->relay_info_[level];
         rs_relay6 vars = {};
-        vars.link_address = texts.keep(info.linkaddr_.toText());
-        vars.peer_address = texts.keep(info.peeraddr_.toText());
+        vars.link_address = texts.address(info.linkaddr_);
+        vars.peer_address = texts.address(info.peeraddr_);
         vars.hop_count = texts.number(static_cast<unsigned>(info.hop_count_));
         vars.interface_id = option_hex(texts, pkt->getRelayOption(D6O_INTERFACE_ID, level));
         vars.remote_id = option_hex(texts, pkt->getRelayOption(D6O_REMOTE_ID, level));
@@ -174,7 +210,7 @@ rs_subnet subnet_vars(Texts &texts, const boost::shared_ptr<const Subnet> &subne
     if (!subnet)
         return vars;
     std::pair<isc::asiolink::IOAddress, uint8_t> prefix = subnet->get();
-    vars.prefix = texts.keep(prefix.first.toText());
+    vars.prefix = texts.address(prefix.first);
     vars.prefixlen = texts.number(static_cast<unsigned>(prefix.second));
     vars.subnet = texts.keep(subnet->toText());
     return vars;
@@ -185,7 +221,7 @@ rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease, bool with_debug = tr
     rs_lease4 vars = {};
     if (!lease)
         return vars;
-    vars.address = texts.keep(lease->addr_.toText());
+    vars.address = texts.address(lease->addr_);
     vars.type = texts.keep(Lease::typeToText(Lease::TYPE_V4));
     fill_hwaddr(texts, lease->hwaddr_, &vars.hwaddr, nullptr, nullptr);
     vars.hostname = texts.keep(lease->hostname_);
@@ -193,8 +229,7 @@ rs_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease, bool with_debug = tr
     vars.is_expired = bool_text(lease->expired());
     vars.client_last_transmission = texts.number(static_cast<long long>(lease->cltt_));
     vars.valid_lifetime = texts.number(lease->valid_lft_);
-    vars.client_id =
-        lease->client_id_ ? texts.keep(colon_hex(lease->client_id_->getClientId())) : "";
+    vars.client_id = lease->client_id_ ? texts.colon_hex(lease->client_id_->getClientId()) : "";
     vars.subnet_id = texts.number(lease->subnet_id_);
     if (with_debug) // a multi-line dump: costly, and left out of lease lists
         vars.debug = texts.keep(lease->toText());
@@ -207,13 +242,13 @@ rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease, bool with_debug = tr
     if (!lease)
         return vars;
     vars.type = texts.keep(Lease::typeToText(lease->type_));
-    vars.address = texts.keep(lease->addr_.toText());
+    vars.address = texts.address(lease->addr_);
     if (lease->type_ == Lease::TYPE_PD) {
         unsigned length = lease->prefixlen_;
         vars.delegated_prefix = texts.keep(lease->addr_.toText() + "/" + std::to_string(length));
         vars.delegated_prefixlen = texts.number(length);
     }
-    vars.client_duid = lease->duid_ ? texts.keep(colon_hex(lease->duid_->getDuid())) : "";
+    vars.client_duid = lease->duid_ ? texts.colon_hex(lease->duid_->getDuid()) : "";
     fill_hwaddr(texts, lease->hwaddr_, &vars.hwaddr, nullptr, nullptr);
     vars.hostname = texts.keep(lease->hostname_);
     vars.state = texts.keep(Lease6::statesToText(lease->state_));
@@ -244,7 +279,7 @@ void add_requested_options(Texts &texts, rs_event &event, int family, const PktP
         const uint16_t code = codes.codes[i];
         if (family == 4 && (code == DHO_VENDOR_CLASS_IDENTIFIER || code == DHO_DHCP_AGENT_OPTIONS))
             continue;
-        OptionPtr option = query->getOption(code);
+        OptionPtr option = find_option(*query, code);
         if (option)
             rs_event_add_option(&event, family, code, option_hex(texts, option));
     }

@@ -6,31 +6,61 @@
 
 extern "C" {
 #include "core/event.h"
+#include "core/textfmt.h"
 }
 
+#include <asiolink/io_address.h>
+
+#include <dhcp/pkt.h>
 #include <dhcpsrv/lease.h>
 #include <hooks/callout_handle.h>
 
-#include <deque>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace runscript
 {
 
-// Owns the text the structs point to, for as long as the event is being built.
+// Owns the text the structs point to, for as long as the event is being built. The text is
+// written in place into a few blocks, the first inside the object itself: a callout runs once per
+// DHCP exchange on Kea's packet thread, where a std::string (and its allocation) per value, or
+// Kea's ostringstream-based toText(), would be a measurable share of Kea's time.
 class Texts
 {
   public:
-    const char *keep(std::string text);
+    Texts() = default;
+    Texts(const Texts &) = delete;
+    Texts &operator=(const Texts &) = delete;
+
+    const char *keep(const std::string &text)
+    {
+        return copy(text.data(), text.size());
+    }
+    const char *copy(const char *data, size_t len);
+    const char *address(const isc::asiolink::IOAddress &address);
+    const char *colon_hex(const std::vector<uint8_t> &bytes);
     template <class Number> const char *number(Number n)
     {
-        return keep(std::to_string(n));
+        char *to = reserve(RS_FMT_SIGNED_MAX + 1);
+        size_t len = std::is_signed<Number>::value
+                         ? rs_fmt_signed(to, static_cast<long long>(n))
+                         : rs_fmt_unsigned(to, static_cast<unsigned long long>(n));
+        return commit(to, len);
     }
 
   private:
-    // A deque never moves its elements, so pointers handed out stay valid.
-    std::deque<std::string> texts_;
+    // Room for `len` bytes at the end of the current block, or of a new one.
+    char *reserve(size_t len);
+    // Ends the `len` bytes written at `to` with a NUL and keeps them.
+    const char *commit(char *to, size_t len);
+
+    // Enough for a typical event (a query, its response and a lease) without an allocation.
+    char first_[2048];
+    char *block_ = first_;
+    size_t used_ = 0, size_ = sizeof(first_);
+    std::vector<std::unique_ptr<char[]>> more_;
 };
 
 // Adds a lease list of a commit: `add_count(event, count)`, then for each lease
@@ -47,9 +77,10 @@ void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list, const Col
     }
 }
 
-// "01:02:0a": what Kea's HWAddr, DUID and ClientId toText() print, without their ostringstream
-// (a measurable part of a callout's cost under load).
-std::string colon_hex(const std::vector<uint8_t> &bytes);
+// The packet's option `code`, read in place. Inside callouts Kea makes Pkt::getOption() hand out a
+// deep copy of the option (so that a hook cannot change one shared with another packet); we only
+// read, and the copy would cost an allocation or more per option.
+isc::dhcp::OptionPtr find_option(const isc::dhcp::Pkt &pkt, uint16_t code);
 
 // The query options that scripts asked for ("options").
 struct OptionCodes {

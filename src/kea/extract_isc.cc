@@ -39,7 +39,7 @@ const char *bool_text(bool value)
 
 void hwaddr_vars(Texts &texts, const HWAddrPtr &hwaddr, const char **text, const char **type)
 {
-    *text = hwaddr ? texts.keep(colon_hex(hwaddr->hwaddr_)) : "";
+    *text = hwaddr ? texts.colon_hex(hwaddr->hwaddr_) : "";
     *type = hwaddr ? unsigned_text(texts, hwaddr->htype_) : "";
 }
 
@@ -53,9 +53,9 @@ template <class Vars, class PktT> void common_pkt_vars(Texts &texts, PktT &pkt, 
 {
     vars.type = pkt.getName();
     vars.txid = unsigned_text(texts, pkt.getTransid());
-    vars.local_addr = texts.keep(pkt.getLocalAddr().toText());
+    vars.local_addr = texts.address(pkt.getLocalAddr());
     vars.local_port = unsigned_text(texts, pkt.getLocalPort());
-    vars.remote_addr = texts.keep(pkt.getRemoteAddr().toText());
+    vars.remote_addr = texts.address(pkt.getRemoteAddr());
     vars.remote_port = unsigned_text(texts, pkt.getRemotePort());
     vars.iface_index = unsigned_text(texts, pkt.getIndex());
     vars.iface_name = texts.keep(pkt.getIface());
@@ -70,15 +70,15 @@ rs_isc_pkt4 query4_vars(Texts &texts, const Pkt4Ptr &pkt)
     vars.hops = unsigned_text(texts, pkt->getHops());
     vars.secs = unsigned_text(texts, pkt->getSecs());
     vars.flags = unsigned_text(texts, pkt->getFlags());
-    vars.ciaddr = texts.keep(pkt->getCiaddr().toText());
-    vars.siaddr = texts.keep(pkt->getSiaddr().toText());
-    vars.yiaddr = texts.keep(pkt->getYiaddr().toText());
-    vars.giaddr = texts.keep(pkt->getGiaddr().toText());
+    vars.ciaddr = texts.address(pkt->getCiaddr());
+    vars.siaddr = texts.address(pkt->getSiaddr());
+    vars.yiaddr = texts.address(pkt->getYiaddr());
+    vars.giaddr = texts.address(pkt->getGiaddr());
     vars.relayed = bool_text(pkt->isRelayed());
     hwaddr_vars(texts, pkt->getHWAddr(), &vars.hwaddr, &vars.hwaddr_type);
     hwaddr_vars(texts, pkt->getLocalHWAddr(), &vars.local_hwaddr, &vars.local_hwaddr_type);
     hwaddr_vars(texts, pkt->getRemoteHWAddr(), &vars.remote_hwaddr, &vars.remote_hwaddr_type);
-    OptionPtr rai = pkt->getOption(DHO_DHCP_AGENT_OPTIONS);
+    OptionPtr rai = find_option(*pkt, DHO_DHCP_AGENT_OPTIONS);
     if (rai) {
         vars.option_82 = option_hex(texts, rai);
         vars.option_82_sub_option_1 =
@@ -97,7 +97,7 @@ rs_isc_pkt6 query6_vars(Texts &texts, const Pkt6Ptr &pkt)
     hwaddr_vars(texts, pkt->getRemoteHWAddr(), &vars.remote_hwaddr, &vars.remote_hwaddr_type);
     vars.proto = pkt->getProto() == Pkt6::TCP ? "TCP" : "UDP";
     DuidPtr duid = pkt->getClientId();
-    vars.client_id = duid ? texts.keep(colon_hex(duid->getDuid())) : "";
+    vars.client_id = duid ? texts.colon_hex(duid->getDuid()) : "";
     return vars;
 }
 
@@ -105,7 +105,7 @@ rs_isc_pkt6 query6_vars(Texts &texts, const Pkt6Ptr &pkt)
 template <class Vars, class LeaseT>
 void common_lease_vars(Texts &texts, const LeaseT &lease, Vars &vars)
 {
-    vars.address = texts.keep(lease.addr_.toText());
+    vars.address = texts.address(lease.addr_);
     vars.cltt = unsigned_text(texts, lease.cltt_);
     vars.hostname = texts.keep(lease.hostname_);
     hwaddr_vars(texts, lease.hwaddr_, &vars.hwaddr, &vars.hwaddr_type);
@@ -120,8 +120,7 @@ rs_isc_lease4 lease4_vars(Texts &texts, const Lease4Ptr &lease)
     if (!lease)
         return vars;
     common_lease_vars(texts, *lease, vars);
-    vars.client_id =
-        lease->client_id_ ? texts.keep(colon_hex(lease->client_id_->getClientId())) : "";
+    vars.client_id = lease->client_id_ ? texts.colon_hex(lease->client_id_->getClientId()) : "";
     return vars;
 }
 
@@ -131,7 +130,7 @@ rs_isc_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
     if (!lease)
         return vars;
     common_lease_vars(texts, *lease, vars);
-    vars.duid = lease->duid_ ? texts.keep(colon_hex(lease->duid_->getDuid())) : "";
+    vars.duid = lease->duid_ ? texts.colon_hex(lease->duid_->getDuid()) : "";
     vars.iaid = unsigned_text(texts, lease->iaid_);
     vars.preferred_lifetime = unsigned_text(texts, lease->preferred_lft_);
     vars.prefix_len = unsigned_text(texts, lease->prefixlen_);
@@ -185,7 +184,7 @@ void extract_isc_event(CalloutHandle &handle, rs_event &event)
         if (subnet) {
             vars.id = unsigned_text(texts, subnet->getID());
             vars.name = texts.keep(subnet->toText());
-            vars.prefix = texts.keep(subnet->get().first.toText());
+            vars.prefix = texts.address(subnet->get().first);
             vars.prefix_len = unsigned_text(texts, subnet->get().second);
         }
         rs_event_add_isc_subnet4(&event, &vars);
@@ -193,7 +192,7 @@ void extract_isc_event(CalloutHandle &handle, rs_event &event)
     if (blocks & RS_ISC_PKT4_IDS) {
         rs_isc_pkt4_ids vars = {};
         ClientIdPtr client_id = argument<ClientIdPtr>(handle, "clientid");
-        vars.client_id = client_id ? texts.keep(colon_hex(client_id->getClientId())) : "";
+        vars.client_id = client_id ? texts.colon_hex(client_id->getClientId()) : "";
         hwaddr_vars(texts, argument<HWAddrPtr>(handle, "hwaddr"), &vars.hwaddr, &vars.hwaddr_type);
         rs_event_add_isc_pkt4_ids(&event, &vars);
     }

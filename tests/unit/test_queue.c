@@ -22,6 +22,42 @@ static const char recorder_script[] = "#!/bin/sh\n"
                                       "if [ -n \"$SLEEP\" ]; then sleep \"$SLEEP\"; fi\n"
                                       "echo \"end $SEQ $1\" >> \"$LOG\"\n";
 
+/* --- payloads: what the tests queue --- */
+
+/* A queued event of these tests: its hook name and environment, owned. */
+struct payload {
+    char hook[32];
+    char **envp; /* NULL-terminated, each string malloc'ed */
+};
+
+static int payloads_alive; /* every payload queued must be released once */
+
+static char **payload_envp(void *ctx, void *data)
+{
+    (void)ctx;
+    struct payload *p = data;
+    size_t n = 0;
+    while (p->envp[n])
+        n++;
+    char **envp = malloc((n + 1) * sizeof(*envp));
+    if (envp)
+        memcpy(envp, p->envp, (n + 1) * sizeof(*envp));
+    return envp;
+}
+
+static void payload_release(void *ctx, void *data)
+{
+    (void)ctx;
+    struct payload *p = data;
+    for (char **e = p->envp; *e; e++)
+        free(*e);
+    free(p->envp);
+    free(p);
+    __atomic_fetch_sub(&payloads_alive, 1, __ATOMIC_SEQ_CST);
+}
+
+#define PAYLOADS .envp_of = payload_envp, .release = payload_release
+
 /* --- deliver callback (the way to a worker) --- */
 
 #define MANY 300
@@ -161,11 +197,13 @@ static void assert_clean(struct fixture *f)
     assert_int_equal(count_fds(), f->fds_before);
     assert_true(threads_back_to(f->threads_before));
     assert_no_children();
+    assert_int_equal(__atomic_load_n(&payloads_alive, __ATOMIC_SEQ_CST), 0);
 }
 
 static struct rs_queue *queue_start(struct fixture *f, unsigned lanes, unsigned limit, bool drop)
 {
     struct rs_queue_config config = {.script = f->script,
+                                     PAYLOADS,
                                      .timeout_ms = 0,
                                      .limit = limit,
                                      .lanes = lanes,
@@ -195,8 +233,24 @@ static int push(struct fixture *f, struct rs_queue *q, int seq, const char *slee
     snprintf(sleep_var, sizeof(sleep_var), "SLEEP=%s", sleep ? sleep : "");
     snprintf(go_var, sizeof(go_var), "GO=%s", gated ? f->go : "");
     snprintf(hook, sizeof(hook), "hook%d", seq);
-    char *const envp[] = {"PATH=/usr/bin:/bin", seq_var, log_var, sleep_var, go_var, NULL};
-    return rs_queue_push(q, hook, envp, keys, nr_keys);
+    const char *const envp[] = {"PATH=/usr/bin:/bin", seq_var, log_var, sleep_var, go_var};
+    const size_t nr = sizeof(envp) / sizeof(*envp);
+    struct payload *p = calloc(1, sizeof(*p));
+    assert_non_null(p);
+    snprintf(p->hook, sizeof(p->hook), "%s", hook);
+    p->envp = calloc(nr + 1, sizeof(*p->envp));
+    assert_non_null(p->envp);
+    for (size_t i = 0; i < nr; i++)
+        assert_non_null(p->envp[i] = strdup(envp[i]));
+    uint64_t hashes[8];
+    assert_true(nr_keys <= 8);
+    for (size_t i = 0; i < nr_keys; i++)
+        hashes[i] = rs_queue_key(keys[i]);
+    __atomic_fetch_add(&payloads_alive, 1, __ATOMIC_SEQ_CST);
+    int rc = rs_queue_push(q, p->hook, p, hashes, nr_keys);
+    if (rc == -ENOMEM)
+        payload_release(NULL, p);
+    return rc;
 }
 
 static void open_gate(struct fixture *f)
@@ -288,14 +342,11 @@ static void assert_sequential(const struct run_log *log, const int *seqs, size_t
     assert_int_equal(next, n);
 }
 
-/* The queue's lane for `key` (FNV-1a, as queue.c): only used to pick keys on different lanes,
- * so that the tests below exercise events spanning lanes. */
+/* The queue's lane for `key`: only used to pick keys on different lanes, so that the tests below
+ * exercise events spanning lanes. */
 static unsigned lane_of(const char *key, unsigned lanes)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 1099511628211ULL;
-    return (unsigned)(h % lanes);
+    return (unsigned)(rs_queue_key(key) % lanes);
 }
 
 /* Fills keys[i] with a lease address on lane i. */
@@ -336,7 +387,7 @@ static void test_bad_config(void **state)
 {
     struct fixture *f = *state;
     struct rs_queue *q = NULL;
-    struct rs_queue_config config = {.script = f->script, .limit = 10, .lanes = 0};
+    struct rs_queue_config config = {.script = f->script, .limit = 10, .lanes = 0, PAYLOADS};
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
     config.lanes = RS_QUEUE_MAX_LANES + 1;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
@@ -346,6 +397,14 @@ static void test_bad_config(void **state)
     config.limit = 10;
     config.lanes = 2;
     config.deliver = no_delivery;
+    assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
+    /* A queue must know how to turn what it holds into a run, and how to let go of it. */
+    config.lanes = 1;
+    config.deliver = NULL;
+    config.envp_of = NULL;
+    assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
+    config.envp_of = payload_envp;
+    config.release = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
     assert_null(q);
     assert_int_equal(rec_count(&f->rec, RS_MSG_COUNT), 0);
@@ -668,7 +727,7 @@ static void test_timeout_per_run(void **state)
 {
     struct fixture *f = *state;
     struct rs_queue_config config = {
-        .script = f->script, .timeout_ms = 150, .limit = 10, .lanes = 1};
+        .script = f->script, .timeout_ms = 150, .limit = 10, .lanes = 1, PAYLOADS};
     struct rs_queue *q = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
     f->q = q;
@@ -692,8 +751,12 @@ static void test_timeout_per_run(void **state)
 
 static struct rs_queue *deliver_queue_start(struct fixture *f, struct sink *s, unsigned limit)
 {
-    struct rs_queue_config config = {
-        .script = f->script, .limit = limit, .lanes = 1, .deliver = sink_deliver, .deliver_ctx = s};
+    struct rs_queue_config config = {.script = f->script,
+                                     .limit = limit,
+                                     .lanes = 1,
+                                     .deliver = sink_deliver,
+                                     .deliver_ctx = s,
+                                     PAYLOADS};
     struct rs_queue *q = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
     f->q = q;
