@@ -1,5 +1,6 @@
 #include "event.h"
 #include "fields.h"
+#include "pool.h"
 #include "queue.h"
 #include "textfmt.h"
 
@@ -174,9 +175,12 @@ struct rs_shared_event {
     _Atomic unsigned refs;
 };
 
+/* Shared events are made on Kea's threads and freed on the queues': see src/core/pool.h. */
+static struct rs_pool shared_pool = RS_POOL_INIT(sizeof(struct rs_shared_event), 256);
+
 struct rs_shared_event *rs_event_share(struct rs_event *ev)
 {
-    struct rs_shared_event *shared = malloc(sizeof(*shared));
+    struct rs_shared_event *shared = rs_pool_get(&shared_pool);
     if (!shared)
         return NULL;
     shared->event = *ev;
@@ -205,7 +209,7 @@ void rs_shared_event_unref(struct rs_shared_event *shared)
     if (atomic_fetch_sub_explicit(&shared->refs, 1, memory_order_acq_rel) != 1)
         return;
     rs_event_release(&shared->event);
-    free(shared);
+    rs_pool_put(&shared_pool, shared);
 }
 
 void rs_event_add_query4(struct rs_event *ev, const struct rs_pkt4 *pkt)

@@ -1,5 +1,6 @@
 #include "queue.h"
 #include "job.h"
+#include "pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -60,10 +61,13 @@ uint64_t rs_queue_key(const char *text)
     return h;
 }
 
+/* Items are made on Kea's threads and freed on the lanes': see src/core/pool.h. */
+static struct rs_pool item_pool = RS_POOL_INIT(sizeof(struct item), 1024);
+
 static void item_free(struct rs_queue *q, struct item *item)
 {
     q->config.release(q->config.payload_ctx, item->payload);
-    free(item);
+    rs_pool_put(&item_pool, item);
 }
 
 static struct item *lane_peek(const struct rs_queue *q, unsigned lane)
@@ -223,15 +227,19 @@ static void *lane_main(void *arg)
         else
             run_item(q, item);
         pthread_mutex_lock(&q->lock);
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < count; i++)
             item_unlink(q, batch[i]);
-            item_free(q, batch[i]);
-        }
         q->running -= (unsigned)count;
         q->waiting -= (unsigned)count;
         q->stats.delivered += count;
         pthread_cond_broadcast(&q->changed);
         pthread_cond_broadcast(&q->room);
+        /* Freed outside the lock: Kea's threads take it to queue events, and must not wait
+         * while a batch of them is freed. */
+        pthread_mutex_unlock(&q->lock);
+        for (size_t i = 0; i < count; i++)
+            item_free(q, batch[i]);
+        pthread_mutex_lock(&q->lock);
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;
@@ -296,9 +304,10 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
 int rs_queue_push(struct rs_queue *q, const char *hook, void *payload, const uint64_t keys[],
                   size_t nr_keys)
 {
-    struct item *item = calloc(1, sizeof(*item));
+    struct item *item = rs_pool_get(&item_pool);
     if (!item)
         return -ENOMEM;
+    *item = (struct item){0};
     item->hook = hook;
     item->payload = payload;
     if (nr_keys == RS_QUEUE_EVERY_LANE)

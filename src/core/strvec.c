@@ -1,8 +1,7 @@
 #include "strvec.h"
+#include "pool.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,30 +16,20 @@ struct strvec_chunk {
 /* Room for a DHCPv4 commit's variables (about 1.5 KB) in the first chunk, and no more: an event
  * keeps its chunks while it waits in a queue. */
 #define STRVEC_CHUNK_MIN 2048
-/* Chunks of that size kept for reuse, at most. An event is built on Kea's packet thread and often
- * freed on a queue's thread; glibc then hands each new chunk out from the slow path, with page
- * faults as memory goes back to the system and comes again: a measured third of the time an
- * event took to build. Reused chunks stay warm. */
-#define STRVEC_POOL_MAX 256
+/* Slots in a first `items` array. */
+#define STRVEC_ITEMS_MIN 64
 
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct strvec_chunk *pool;
-static unsigned pool_count;
+/* First chunks and first `items` arrays go round through pools (src/core/pool.h): an event's are
+ * allocated on Kea's thread and often freed on a queue's. Measured, that took a third of the time
+ * an event took to build, until they were pooled. */
+static struct rs_pool chunk_pool =
+    RS_POOL_INIT(sizeof(struct strvec_chunk) + STRVEC_CHUNK_MIN, 256);
+static struct rs_pool items_pool = RS_POOL_INIT(STRVEC_ITEMS_MIN * sizeof(char *), 256);
 
 static struct strvec_chunk *chunk_new(size_t size)
 {
-    if (size == STRVEC_CHUNK_MIN) {
-        pthread_mutex_lock(&pool_lock);
-        struct strvec_chunk *chunk = pool;
-        if (chunk) {
-            pool = chunk->next;
-            pool_count--;
-        }
-        pthread_mutex_unlock(&pool_lock);
-        if (chunk)
-            return chunk;
-    }
-    struct strvec_chunk *chunk = malloc(sizeof(*chunk) + size);
+    struct strvec_chunk *chunk =
+        size == STRVEC_CHUNK_MIN ? rs_pool_get(&chunk_pool) : malloc(sizeof(*chunk) + size);
     if (chunk)
         chunk->size = size;
     return chunk;
@@ -48,19 +37,10 @@ static struct strvec_chunk *chunk_new(size_t size)
 
 static void chunk_free(struct strvec_chunk *chunk)
 {
-    if (chunk->size == STRVEC_CHUNK_MIN) {
-        pthread_mutex_lock(&pool_lock);
-        bool kept = pool_count < STRVEC_POOL_MAX;
-        if (kept) {
-            chunk->next = pool;
-            pool = chunk;
-            pool_count++;
-        }
-        pthread_mutex_unlock(&pool_lock);
-        if (kept)
-            return;
-    }
-    free(chunk);
+    if (chunk->size == STRVEC_CHUNK_MIN)
+        rs_pool_put(&chunk_pool, chunk);
+    else
+        free(chunk);
 }
 
 void strvec_init(struct strvec *sv)
@@ -73,8 +53,9 @@ void strvec_init(struct strvec *sv)
 static char *reserve(struct strvec *sv, size_t len)
 {
     if (sv->nr + 2 > sv->alloc) {
-        size_t alloc = sv->alloc ? sv->alloc * 2 : 64;
-        char **items = realloc(sv->items, alloc * sizeof(*items));
+        size_t alloc = sv->alloc ? sv->alloc * 2 : STRVEC_ITEMS_MIN;
+        char **items =
+            sv->alloc ? realloc(sv->items, alloc * sizeof(*items)) : rs_pool_get(&items_pool);
         if (!items)
             return NULL;
         sv->items = items;
@@ -168,6 +149,9 @@ void strvec_clear(struct strvec *sv)
         chunk_free(sv->chunks);
         sv->chunks = next;
     }
-    free(sv->items);
+    if (sv->alloc == STRVEC_ITEMS_MIN)
+        rs_pool_put(&items_pool, sv->items);
+    else
+        free(sv->items);
     strvec_init(sv);
 }

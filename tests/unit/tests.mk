@@ -10,7 +10,7 @@
 # The helper that the tests run as their "script" is built once, without sanitizers: it stands
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
-UNIT_NAMES  := strvec textfmt json config event spawn job supervisor engine frame queue worker replay
+UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
 TSAN_DIR    := $(BUILD)/unit-tsan
