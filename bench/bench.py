@@ -182,7 +182,7 @@ def main():
     parser.add_argument("--rate", type=int, default=20_000, help="perfdhcp DORA/s offered (above capacity)")
     parser.add_argument("--seconds", type=int, default=8, help="perfdhcp run time per setup")
     parser.add_argument("--setups", default=",".join(SETUPS), help="comma-separated subset")
-    parser.add_argument("--repeat", type=int, default=2,
+    parser.add_argument("--repeat", type=int, default=3,
                         help="rounds over all setups; each setup's best round counts")
     args = parser.parse_args()
     setups = [s for s in args.setups.split(",") if s]
