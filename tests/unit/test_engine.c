@@ -237,6 +237,37 @@ static void test_wait_false_returns_at_once(void **state)
     assert_clean(f);
 }
 
+/* One event for two queued scripts and one waited for: the first queue takes the event's variables
+ * without a copy, and every script still gets all of them. */
+static void test_one_event_for_queued_and_waited_scripts(void **state)
+{
+    struct fixture *f = *state;
+    snapshot(f);
+    struct recorder rec;
+    rec_init(&rec);
+    char *json = NULL;
+    assert_true(asprintf(&json,
+                         "{\"scripts\": [{\"script\": \"%s\", \"wait\": false},"
+                         " {\"script\": \"%s\", \"wait\": true},"
+                         " {\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1}]}",
+                         helper_path(), helper_path(), helper_path()) > 0);
+    char err[512] = "";
+    struct rs_engine *engine = NULL;
+    assert_int_equal(rs_engine_new(json, &rec.logger, &engine, err, sizeof(err)), 0);
+    struct rs_event ev;
+    event_init(&ev, RS_HOOK_LEASE4_EXPIRE, "report");
+    assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
+    rs_event_release(&ev);
+    assert_true(wait_count(&rec, RS_MSG_SCRIPT_DONE, 3, 5000));
+    rs_engine_free(engine);
+    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_expire): env PATH="), 3);
+    assert_int_equal(
+        rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_expire): env INHERIT_MODE=report"), 3);
+    free(json);
+    rec_free(&rec);
+    assert_clean(f);
+}
+
 static void test_unload_waits_for_scripts(void **state)
 {
     struct fixture *f = *state;
@@ -417,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_hook_filter),
         cmocka_unit_test(test_wait_true_is_synchronous),
         cmocka_unit_test(test_wait_false_returns_at_once),
+        cmocka_unit_test(test_one_event_for_queued_and_waited_scripts),
         cmocka_unit_test(test_unload_waits_for_scripts),
         cmocka_unit_test(test_timeout_hands_over),
         cmocka_unit_test(test_on_failure),
