@@ -2,7 +2,6 @@
 #include "fields.h"
 #include "pool.h"
 #include "queue.h"
-#include "textfmt.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -286,37 +285,20 @@ static const char *list_prefix(int family, enum rs_lease_list list)
     return list == RS_LEASES_GRANTED ? "KEA_LEASES6" : "KEA_DELETED_LEASES6";
 }
 
-/* `head`, `middle`, then the number `n` if `with_number`, into `out` (64 bytes, which the names
- * here never exceed). These run for every commit on Kea's thread, where snprintf() showed. */
-static const char *join(char out[64], const char *head, const char *middle, bool with_number,
-                        size_t n)
-{
-    size_t head_len = strlen(head), middle_len = strlen(middle);
-    if (head_len + middle_len + RS_FMT_UNSIGNED_MAX >= 64)
-        return "";
-    memcpy(out, head, head_len);
-    memcpy(out + head_len, middle, middle_len);
-    size_t len = head_len + middle_len;
-    if (with_number)
-        len += rs_fmt_unsigned(out + len, n);
-    out[len] = '\0';
-    return out;
-}
-
 void rs_event_add_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
                               size_t count)
 {
     char name[64], value[64];
-    add_var(ev, join(name, list_prefix(family, list), "_COUNT", false, 0),
-            join(value, "", "", true, count));
+    add_var(ev, rs_fields_join(name, list_prefix(family, list), "_COUNT", false, 0),
+            rs_fields_join(value, "", "", true, count));
 }
 
 void rs_event_add_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,
                                 const struct rs_lease4 *lease)
 {
     char prefix[64];
-    add_fields(ev, join(prefix, list_prefix(4, list), "_AT", true, index), &lease4, in_lease_list,
-               lease);
+    add_fields(ev, rs_fields_join(prefix, list_prefix(4, list), "_AT", true, index), &lease4,
+               in_lease_list, lease);
     add_key(ev, lease->address);
 }
 
@@ -324,8 +306,8 @@ void rs_event_add_listed_lease6(struct rs_event *ev, enum rs_lease_list list, si
                                 const struct rs_lease6 *lease)
 {
     char prefix[64];
-    add_fields(ev, join(prefix, list_prefix(6, list), "_AT", true, index), &lease6, in_lease_list,
-               lease);
+    add_fields(ev, rs_fields_join(prefix, list_prefix(6, list), "_AT", true, index), &lease6,
+               in_lease_list, lease);
     add_key(ev, lease->address);
 }
 

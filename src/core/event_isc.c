@@ -199,26 +199,28 @@ static const char *isc_list_prefix(int family, enum rs_lease_list list)
 void rs_event_add_isc_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
                                   size_t count)
 {
-    char name[64], value[32];
-    snprintf(name, sizeof(name), "%s_SIZE", isc_list_prefix(family, list));
-    snprintf(value, sizeof(value), "%zu", count);
-    rs_fields_add_var(ev, isc_env(ev), name, value);
+    char name[64], value[64];
+    rs_fields_add_var(ev, isc_env(ev),
+                      rs_fields_join(name, isc_list_prefix(family, list), "_SIZE", false, 0),
+                      rs_fields_join(value, "", "", true, count));
 }
 
 void rs_event_add_isc_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,
                                     const struct rs_isc_lease4 *lease)
 {
     char prefix[64];
-    snprintf(prefix, sizeof(prefix), "%s_AT%zu", isc_list_prefix(4, list), index);
-    rs_fields_add(ev, isc_env(ev), prefix, &lease4, NULL, lease);
+    rs_fields_add(ev, isc_env(ev),
+                  rs_fields_join(prefix, isc_list_prefix(4, list), "_AT", true, index), &lease4,
+                  NULL, lease);
 }
 
 void rs_event_add_isc_listed_lease6(struct rs_event *ev, enum rs_lease_list list, size_t index,
                                     const struct rs_isc_lease6 *lease)
 {
     char prefix[64];
-    snprintf(prefix, sizeof(prefix), "%s_AT%zu", isc_list_prefix(6, list), index);
-    rs_fields_add(ev, isc_env(ev), prefix, &lease6, NULL, lease);
+    rs_fields_add(ev, isc_env(ev),
+                  rs_fields_join(prefix, isc_list_prefix(6, list), "_AT", true, index), &lease6,
+                  NULL, lease);
 }
 
 void rs_isc_docs(enum rs_hook hook, void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx)

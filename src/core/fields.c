@@ -1,4 +1,5 @@
 #include "fields.h"
+#include "textfmt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,21 @@ void rs_fields_add(struct rs_event *ev, struct strvec *to, const char *prefix,
         if (strvec_push_var(to, prefix, f->suffix, value, strlen(value)) != 0)
             ev->incomplete = true;
     }
+}
+
+const char *rs_fields_join(char out[64], const char *head, const char *middle, bool with_number,
+                           size_t n)
+{
+    size_t head_len = strlen(head), middle_len = strlen(middle);
+    if (head_len + middle_len + RS_FMT_UNSIGNED_MAX >= 64)
+        return "";
+    memcpy(out, head, head_len);
+    memcpy(out + head_len, middle, middle_len);
+    size_t len = head_len + middle_len;
+    if (with_number)
+        len += rs_fmt_unsigned(out + len, n);
+    out[len] = '\0';
+    return out;
 }
 
 void rs_fields_doc(void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx,

@@ -46,6 +46,12 @@ void rs_fields_add(struct rs_event *ev, struct strvec *to, const char *prefix,
                    const struct field_list *list, bool (*keep)(const struct field *),
                    const void *values);
 
+/* `head`, `middle`, then the number `n` if `with_number`, into `out`, which holds the names of
+ * counts and listed leases ("KEA_LEASES4_AT0"). These are built for every commit on Kea's thread,
+ * where snprintf() showed. Returns `out`, or "" if the name would not fit. */
+const char *rs_fields_join(char out[64], const char *head, const char *middle, bool with_number,
+                           size_t n);
+
 /* Calls `fn` for each field of `list`, named `prefix` + suffix. */
 void rs_fields_doc(void (*fn)(void *ctx, const struct rs_var_doc *doc), void *ctx,
                    const char *prefix, const struct field_list *list,

@@ -54,11 +54,9 @@ static void assert_clean(struct fixture *f)
     assert_no_children();
 }
 
-static struct rs_engine *engine_new(const char *extra, struct recorder *rec)
+/* An engine from the parameters `json`, which must be accepted. */
+static struct rs_engine *engine_from_json(const char *json, struct recorder *rec)
 {
-    char *json = NULL;
-    assert_true(
-        asprintf(&json, "{\"script\": \"%s\"%s%s}", helper_path(), *extra ? ", " : "", extra) > 0);
     char err[512] = "";
     struct rs_engine *engine = NULL;
     int rc = rs_engine_new(json, &rec->logger, &engine, err, sizeof(err));
@@ -66,6 +64,16 @@ static struct rs_engine *engine_new(const char *extra, struct recorder *rec)
         print_message("rs_engine_new(%s): %s\n", json, err);
     assert_int_equal(rc, 0);
     assert_non_null(engine);
+    return engine;
+}
+
+/* An engine running the helper, with `extra` parameters. */
+static struct rs_engine *engine_new(const char *extra, struct recorder *rec)
+{
+    char *json = NULL;
+    assert_true(
+        asprintf(&json, "{\"script\": \"%s\"%s%s}", helper_path(), *extra ? ", " : "", extra) > 0);
+    struct rs_engine *engine = engine_from_json(json, rec);
     free(json);
     return engine;
 }
@@ -251,9 +259,7 @@ static void test_one_event_for_queued_and_waited_scripts(void **state)
                          " {\"script\": \"%s\", \"wait\": true},"
                          " {\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1}]}",
                          helper_path(), helper_path(), helper_path()) > 0);
-    char err[512] = "";
-    struct rs_engine *engine = NULL;
-    assert_int_equal(rs_engine_new(json, &rec.logger, &engine, err, sizeof(err)), 0);
+    struct rs_engine *engine = engine_from_json(json, &rec);
     struct rs_event ev;
     event_init(&ev, RS_HOOK_LEASE4_EXPIRE, "report");
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
