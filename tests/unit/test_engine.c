@@ -9,8 +9,7 @@
 
 struct fixture {
     char *dir;
-    int fds_before;
-    int threads_before;
+    struct resources before;
 };
 
 static int setup(void **state)
@@ -29,29 +28,6 @@ static int teardown(void **state)
     free(f->dir);
     free(f);
     return 0;
-}
-
-/* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
-static bool threads_back_to(int expected)
-{
-    int64_t end = now_ms() + 2000;
-    while (count_threads() != expected && now_ms() < end)
-        sleep_ms(5);
-    return count_threads() == expected;
-}
-
-static void snapshot(struct fixture *f)
-{
-    f->fds_before = count_fds();
-    f->threads_before = count_threads();
-}
-
-/* Nothing of the engines is left: descriptor, thread, child or zombie. */
-static void assert_clean(struct fixture *f)
-{
-    assert_int_equal(count_fds(), f->fds_before);
-    assert_true(threads_back_to(f->threads_before));
-    assert_no_children();
 }
 
 /* An engine from the parameters `json`, which must be accepted. */
@@ -113,7 +89,7 @@ static void assert_refused(const char *json, const char *needle)
 static void test_bad_configuration(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     assert_refused("{", "invalid JSON at offset 1");
     assert_refused("[1]", "must be a map");
     assert_refused(NULL, "'script'");
@@ -129,13 +105,13 @@ static void test_bad_configuration(void **state)
     assert_refused(json, "'script'");
     free(json);
     /* A refused configuration starts nothing. */
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_default_hooks(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *engine = engine_new("", &rec);
@@ -159,13 +135,13 @@ static void test_default_hooks(void **state)
     assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), 0);
     assert_int_equal(rec_count_severity(&rec, RS_WARN), 0);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_hook_filter(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *engine = engine_new("\"hooks\": [\"lease4_select\"]", &rec);
@@ -181,13 +157,13 @@ static void test_hook_filter(void **state)
     rs_event_release(&ev);
     rs_engine_free(engine);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_wait_true_is_synchronous(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *engine = engine_new("\"wait\": true", &rec);
@@ -210,13 +186,13 @@ static void test_wait_true_is_synchronous(void **state)
     free(mode);
     free(marker);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_wait_false_returns_at_once(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *engine = engine_new("\"wait\": false", &rec);
@@ -242,7 +218,7 @@ static void test_wait_false_returns_at_once(void **state)
     free(mode);
     free(marker);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 /* One event for two queued scripts and one waited for: the first queue takes the event's variables
@@ -250,7 +226,7 @@ static void test_wait_false_returns_at_once(void **state)
 static void test_one_event_for_queued_and_waited_scripts(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     char *json = NULL;
@@ -271,13 +247,13 @@ static void test_one_event_for_queued_and_waited_scripts(void **state)
         rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_expire): env INHERIT_MODE=report"), 3);
     free(json);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_unload_waits_for_scripts(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *engine = engine_new("\"wait\": false", &rec);
@@ -298,13 +274,13 @@ static void test_unload_waits_for_scripts(void **state)
     free(mode);
     free(marker);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_timeout_hands_over(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *engine = engine_new("\"wait\": true, \"timeout-ms\": 200", &rec);
@@ -323,13 +299,13 @@ static void test_timeout_hands_over(void **state)
     rs_engine_free(engine);
     assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_on_failure(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *skip = engine_new(
@@ -351,7 +327,7 @@ static void test_on_failure(void **state)
     rs_engine_free(skip);
     rs_engine_free(drop);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_exec_failure_never_changes_course(void **state)
@@ -359,7 +335,7 @@ static void test_exec_failure_never_changes_course(void **state)
     struct fixture *f = *state;
     if (under_valgrind())
         skip(); /* the failure cannot come back from posix_spawn() there (testutil.h) */
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     char *script = write_file(f->dir, "vanishing.sh", "#!/bin/sh\nexit 1\n", 0755);
@@ -383,7 +359,7 @@ static void test_exec_failure_never_changes_course(void **state)
     free(json);
     free(script);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 #define DISPATCH_THREADS 4
@@ -415,7 +391,7 @@ static void *dispatch_many(void *arg)
 static void test_thousands_of_runs_leave_nothing(void **state)
 {
     struct fixture *f = *state;
-    snapshot(f);
+    f->before = resources_now();
     struct recorder rec;
     rec_init(&rec);
     struct rs_engine *waited = engine_new("\"wait\": true", &rec);
@@ -443,7 +419,7 @@ static void test_thousands_of_runs_leave_nothing(void **state)
         rec_dump(&rec);
     assert_int_equal(rec_count_severity(&rec, RS_WARN), 0);
     rec_free(&rec);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 int main(void)

@@ -142,8 +142,7 @@ struct fixture {
     char *script;
     char *log;
     char *go;
-    int fds_before;
-    int threads_before;
+    struct resources before;
     struct recorder rec;
     struct rs_queue *q; /* the one running, for teardown to stop after a failure */
 };
@@ -156,8 +155,7 @@ static int setup(void **state)
     f->script = write_file(f->dir, "record.sh", recorder_script, 0755);
     assert_true(asprintf(&f->log, "%s/log", f->dir) > 0);
     assert_true(asprintf(&f->go, "%s/go", f->dir) > 0);
-    f->fds_before = count_fds();
-    f->threads_before = count_threads();
+    f->before = resources_now();
     rec_init(&f->rec);
     *state = f;
     return 0;
@@ -182,21 +180,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
-static bool threads_back_to(int expected)
-{
-    int64_t end = now_ms() + 2000;
-    while (count_threads() != expected && now_ms() < end)
-        sleep_ms(5);
-    return count_threads() == expected;
-}
-
 /* Nothing of the queue is left: descriptor, thread, child or zombie. */
 static void assert_clean(struct fixture *f)
 {
-    assert_int_equal(count_fds(), f->fds_before);
-    assert_true(threads_back_to(f->threads_before));
-    assert_no_children();
+    assert_resources_back(&f->before);
     assert_int_equal(__atomic_load_n(&payloads_alive, __ATOMIC_SEQ_CST), 0);
 }
 

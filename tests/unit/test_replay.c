@@ -17,8 +17,7 @@ struct fixture {
     char *dir;
     char *script;
     char *out;
-    int fds_before;
-    int threads_before;
+    struct resources before;
     struct recorder rec;
     /* The adapter's side: requests for a page, counted. */
     pthread_mutex_t lock;
@@ -34,8 +33,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    f->fds_before = count_fds();
-    f->threads_before = count_threads();
+    f->before = resources_now();
     f->dir = make_temp_dir();
     f->script = write_file(f->dir, "record.sh", record_script, 0755);
     assert_true(asprintf(&f->out, "%s/out", f->dir) > 0);
@@ -62,22 +60,6 @@ static int teardown(void **state)
     free(f->out);
     free(f);
     return 0;
-}
-
-/* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
-static bool threads_back_to(int expected)
-{
-    int64_t end = now_ms() + 2000;
-    while (count_threads() != expected && now_ms() < end)
-        sleep_ms(5);
-    return count_threads() == expected;
-}
-
-static void assert_clean(struct fixture *f)
-{
-    assert_int_equal(count_fds(), f->fds_before);
-    assert_true(threads_back_to(f->threads_before));
-    assert_no_children();
 }
 
 /* count_lines() without assertions, for the replay thread. */
@@ -233,7 +215,7 @@ static void test_pages_in_order(void **state)
     engine_free(f);
     assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 12);
     assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 0);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 struct feeder {
@@ -281,7 +263,7 @@ static void test_not_waited_fed_from_thread(void **state)
     assert_out(f, 6, 28);
     assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 28);
     assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 0);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_stop_during_page(void **state)
@@ -313,7 +295,7 @@ static void test_stop_during_page(void **state)
     assert_int_equal(f->requests, 1);
     engine_free(f);
     assert_int_equal(count_lines(f->out), delivered);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_stop_waiting_for_page(void **state)
@@ -335,7 +317,7 @@ static void test_stop_waiting_for_page(void **state)
     assert_int_equal(rec_count(&f->rec, RS_MSG_REPLAY_DONE), 0);
     assert_out(f, 4, 2);
     engine_free(f);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 static void test_empty_database(void **state)
@@ -355,7 +337,7 @@ static void test_empty_database(void **state)
     assert_int_equal(f->requests, 1);
     assert_false(file_exists(f->out));
     engine_free(f);
-    assert_clean(f);
+    assert_resources_back(&f->before);
 }
 
 int main(void)

@@ -135,8 +135,7 @@ struct fixture {
     char *script;
     char *out, *starts, *batches;
     char *vars[6]; /* OUT=, STARTS=, BATCHES=, MARKERS=, PATH=, NULL */
-    int fds_before;
-    int threads_before;
+    struct resources before;
     struct recorder rec;
     struct rs_supervisor *sup;
     struct rs_worker *worker; /* the one running, for teardown to stop after a failure */
@@ -146,8 +145,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    f->fds_before = count_fds();
-    f->threads_before = count_threads();
+    f->before = resources_now();
     f->dir = make_temp_dir();
     f->script = write_file(f->dir, "worker.py", worker_script, 0755);
     assert_true(asprintf(&f->out, "%s/out", f->dir) > 0);
@@ -162,15 +160,6 @@ static int setup(void **state)
     assert_int_equal(rs_supervisor_start(&f->sup, &f->rec.logger), 0);
     *state = f;
     return 0;
-}
-
-/* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
-static bool threads_back_to(int expected)
-{
-    int64_t end = now_ms() + 2000;
-    while (count_threads() != expected && now_ms() < end)
-        sleep_ms(5);
-    return count_threads() == expected;
 }
 
 static int teardown(void **state)
@@ -199,9 +188,7 @@ static void finish(struct fixture *f)
     rs_supervisor_stop(f->sup, 5000);
     f->sup = NULL;
     assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
-    assert_int_equal(count_fds(), f->fds_before);
-    assert_true(threads_back_to(f->threads_before));
-    assert_no_children();
+    assert_resources_back(&f->before);
 }
 
 /* Starts the worker with the fixture's variables and `extra` ones (NULL-terminated). */

@@ -334,6 +334,22 @@ void assert_no_children(void)
         assert_int_equal(got, 0);
 }
 
+struct resources resources_now(void)
+{
+    return (struct resources){count_fds(), count_threads()};
+}
+
+void assert_resources_back(const struct resources *before)
+{
+    assert_int_equal(count_fds(), before->fds);
+    /* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
+    int64_t end = now_ms() + 2000;
+    while (count_threads() != before->threads && now_ms() < end)
+        sleep_ms(5);
+    assert_int_equal(count_threads(), before->threads);
+    assert_no_children();
+}
+
 char *read_until_eof(int fd, int timeout_ms, size_t *len)
 {
     size_t alloc = 4096, n = 0;

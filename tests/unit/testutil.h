@@ -96,6 +96,14 @@ int count_children(void);
 bool wait_process_gone(pid_t pid, int timeout_ms);
 /* Asserts this process has no child left: no zombie, nothing for waitpid(-1, WNOHANG). */
 void assert_no_children(void);
+/* What a component under test could leave behind, counted before it starts. */
+struct resources {
+    int fds;
+    int threads;
+};
+struct resources resources_now(void);
+/* Asserts nothing is left since `before`: descriptor, thread, child or zombie. */
+void assert_resources_back(const struct resources *before);
 
 /* Reads `fd` (non-blocking is fine) until EOF or `timeout_ms`; returns a malloc'ed,
  * NUL-terminated buffer and its length in *len. */
