@@ -9,7 +9,8 @@
 
 struct fixture {
     char *dir;
-    struct resources before;
+    struct recorder rec;
+    struct resources before; /* taken when the test starts */
 };
 
 static int setup(void **state)
@@ -17,6 +18,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->dir = make_temp_dir();
+    rec_init(&f->rec);
+    f->before = resources_now();
     *state = f;
     return 0;
 }
@@ -24,6 +27,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    rec_free(&f->rec);
     rm_tree(f->dir);
     free(f->dir);
     free(f);
@@ -89,7 +93,6 @@ static void assert_refused(const char *json, const char *needle)
 static void test_bad_configuration(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
     assert_refused("{", "invalid JSON at offset 1");
     assert_refused("[1]", "must be a map");
     assert_refused(NULL, "'script'");
@@ -111,10 +114,7 @@ static void test_bad_configuration(void **state)
 static void test_default_hooks(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *engine = engine_new("", &rec);
+    struct rs_engine *engine = engine_new("", &f->rec);
     /* A script without "hooks" runs at the 19 hook points of the original library. */
     static const char *const names[] = {
         "pkt4_receive",   "pkt4_send",      "subnet4_select", "lease4_select",  "lease4_renew",
@@ -132,41 +132,33 @@ static void test_default_hooks(void **state)
     assert_true(rs_engine_hooks(engine) == expected);
     rs_engine_free(engine);
     /* Nothing ran, nothing went wrong. */
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), 0);
-    assert_int_equal(rec_count_severity(&rec, RS_WARN), 0);
-    rec_free(&rec);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_STARTED), 0);
+    assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 0);
     assert_resources_back(&f->before);
 }
 
 static void test_hook_filter(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *engine = engine_new("\"hooks\": [\"lease4_select\"]", &rec);
+    struct rs_engine *engine = engine_new("\"hooks\": [\"lease4_select\"]", &f->rec);
     assert_true(rs_engine_hooks(engine) == RS_HOOK_BIT(RS_HOOK_LEASE4_SELECT));
     struct rs_event ev;
     event_init(&ev, RS_HOOK_PKT4_RECEIVE, "lines=1");
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), 0);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_STARTED), 0);
     rs_event_release(&ev);
     event_init(&ev, RS_HOOK_LEASE4_SELECT, "lines=1");
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 1);
     rs_event_release(&ev);
     rs_engine_free(engine);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
 static void test_wait_true_is_synchronous(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *engine = engine_new("\"wait\": true", &rec);
+    struct rs_engine *engine = engine_new("\"wait\": true", &f->rec);
     char *marker = NULL;
     assert_true(asprintf(&marker, "%s/sync-marker", f->dir) > 0);
     char *mode = NULL;
@@ -176,26 +168,24 @@ static void test_wait_true_is_synchronous(void **state)
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
     /* Done, output and all, by the time dispatch returns. */
     assert_true(file_exists(marker));
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): argv 1 lease4_renew"), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): env PATH="), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): env INHERIT_MODE="), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_renew): env "), 2);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_renew): argv 1 lease4_renew"),
+                     1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_renew): env PATH="), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_renew): env INHERIT_MODE="),
+                     1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_renew): env "), 2);
     rs_event_release(&ev);
     rs_engine_free(engine);
     free(mode);
     free(marker);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
 static void test_wait_false_returns_at_once(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *engine = engine_new("\"wait\": false", &rec);
+    struct rs_engine *engine = engine_new("\"wait\": false", &f->rec);
     char *marker = NULL;
     assert_true(asprintf(&marker, "%s/async-marker", f->dir) > 0);
     char *mode = NULL;
@@ -211,13 +201,12 @@ static void test_wait_false_returns_at_once(void **state)
     assert_false(file_exists(marker));
     rs_event_release(&ev);
     /* It still runs to its end, and is reaped: unload waits for it. */
-    assert_true(wait_count(&rec, RS_MSG_SCRIPT_DONE, 1, 5000));
+    assert_true(wait_count(&f->rec, RS_MSG_SCRIPT_DONE, 1, 5000));
     assert_true(file_exists(marker));
     rs_engine_free(engine);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
     free(mode);
     free(marker);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
@@ -226,37 +215,30 @@ static void test_wait_false_returns_at_once(void **state)
 static void test_one_event_for_queued_and_waited_scripts(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
     char *json = NULL;
     assert_true(asprintf(&json,
                          "{\"scripts\": [{\"script\": \"%s\", \"wait\": false},"
                          " {\"script\": \"%s\", \"wait\": true},"
                          " {\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1}]}",
                          helper_path(), helper_path(), helper_path()) > 0);
-    struct rs_engine *engine = engine_from_json(json, &rec);
+    struct rs_engine *engine = engine_from_json(json, &f->rec);
     struct rs_event ev;
     event_init(&ev, RS_HOOK_LEASE4_EXPIRE, "report");
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
     rs_event_release(&ev);
-    assert_true(wait_count(&rec, RS_MSG_SCRIPT_DONE, 3, 5000));
+    assert_true(wait_count(&f->rec, RS_MSG_SCRIPT_DONE, 3, 5000));
     rs_engine_free(engine);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_expire): env PATH="), 3);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_expire): env PATH="), 3);
     assert_int_equal(
-        rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_expire): env INHERIT_MODE=report"), 3);
+        rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_expire): env INHERIT_MODE=report"), 3);
     free(json);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
 static void test_unload_waits_for_scripts(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *engine = engine_new("\"wait\": false", &rec);
+    struct rs_engine *engine = engine_new("\"wait\": false", &f->rec);
     char *marker = NULL;
     assert_true(asprintf(&marker, "%s/unload-marker", f->dir) > 0);
     char *mode = NULL;
@@ -269,27 +251,23 @@ static void test_unload_waits_for_scripts(void **state)
     rs_engine_free(engine);
     assert_in_range(now_ms() - t0, 300, RS_ENGINE_DRAIN_MS - 1000);
     assert_true(file_exists(marker));
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
     free(mode);
     free(marker);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
 static void test_timeout_hands_over(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *engine = engine_new("\"wait\": true, \"timeout-ms\": 200", &rec);
+    struct rs_engine *engine = engine_new("\"wait\": true, \"timeout-ms\": 200", &f->rec);
     struct rs_event ev;
     event_init(&ev, RS_HOOK_PKT6_RECEIVE, "sleep=10000");
     int64_t t0 = now_ms();
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
     assert_in_range(now_ms() - t0, 150, 1000);
-    assert_int_equal(rec_count(&rec, RS_MSG_TIMEOUT), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 1);
     rs_event_release(&ev);
     /* SIGTERM ends it; the supervisor reaps it, before unload. */
     int64_t end = now_ms() + 2000;
@@ -297,21 +275,17 @@ static void test_timeout_hands_over(void **state)
         sleep_ms(5);
     assert_int_equal(count_children(), 0);
     rs_engine_free(engine);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
-    rec_free(&rec);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
     assert_resources_back(&f->before);
 }
 
 static void test_on_failure(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
     struct rs_engine *skip = engine_new(
-        "\"wait\": true, \"on-failure\": \"skip\", \"hooks\": [\"lease4_select\"]", &rec);
-    struct rs_engine *drop =
-        engine_new("\"wait\": true, \"on-failure\": \"drop\", \"hooks\": [\"pkt4_receive\"]", &rec);
+        "\"wait\": true, \"on-failure\": \"skip\", \"hooks\": [\"lease4_select\"]", &f->rec);
+    struct rs_engine *drop = engine_new(
+        "\"wait\": true, \"on-failure\": \"drop\", \"hooks\": [\"pkt4_receive\"]", &f->rec);
     struct rs_event ev;
 
     event_init(&ev, RS_HOOK_LEASE4_SELECT, "exit=1");
@@ -323,10 +297,9 @@ static void test_on_failure(void **state)
     event_init(&ev, RS_HOOK_PKT4_RECEIVE, "signal=9");
     assert_int_equal(rs_engine_dispatch(drop, &ev), RS_NEXT_DROP);
     rs_event_release(&ev);
-    assert_int_equal(rec_count(&rec, RS_MSG_NEXT_STEP), 2);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_NEXT_STEP), 2);
     rs_engine_free(skip);
     rs_engine_free(drop);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
@@ -335,9 +308,6 @@ static void test_exec_failure_never_changes_course(void **state)
     struct fixture *f = *state;
     if (under_valgrind())
         skip(); /* the failure cannot come back from posix_spawn() there (testutil.h) */
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
     char *script = write_file(f->dir, "vanishing.sh", "#!/bin/sh\nexit 1\n", 0755);
     char *json = NULL;
     assert_true(asprintf(&json,
@@ -346,19 +316,18 @@ static void test_exec_failure_never_changes_course(void **state)
                          script) > 0);
     char err[256];
     struct rs_engine *engine = NULL;
-    assert_int_equal(rs_engine_new(json, &rec.logger, &engine, err, sizeof(err)), 0);
+    assert_int_equal(rs_engine_new(json, &f->rec.logger, &engine, err, sizeof(err)), 0);
     /* Removed after load: the run fails to start, which is logged, and Kea carries on. */
     assert_int_equal(unlink(script), 0);
     struct rs_event ev;
     rs_event_init(&ev, RS_HOOK_PKT4_RECEIVE);
     assert_int_equal(rs_engine_dispatch(engine, &ev), RS_NEXT_CONTINUE);
-    assert_int_equal(rec_count(&rec, RS_MSG_EXEC_FAILED), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_EXEC_FAILED, "file not found"), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_EXEC_FAILED), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_EXEC_FAILED, "file not found"), 1);
     rs_event_release(&ev);
     rs_engine_free(engine);
     free(json);
     free(script);
-    rec_free(&rec);
     assert_resources_back(&f->before);
 }
 
@@ -391,11 +360,8 @@ static void *dispatch_many(void *arg)
 static void test_thousands_of_runs_leave_nothing(void **state)
 {
     struct fixture *f = *state;
-    f->before = resources_now();
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_engine *waited = engine_new("\"wait\": true", &rec);
-    struct rs_engine *not_waited = engine_new("\"wait\": false", &rec);
+    struct rs_engine *waited = engine_new("\"wait\": true", &f->rec);
+    struct rs_engine *not_waited = engine_new("\"wait\": false", &f->rec);
     struct dispatcher d[DISPATCH_THREADS];
     for (int i = 0; i < DISPATCH_THREADS; i++) {
         d[i] = (struct dispatcher){.waited = waited,
@@ -409,33 +375,33 @@ static void test_thousands_of_runs_leave_nothing(void **state)
         assert_int_equal(d[i].unexpected, 0);
     }
     /* Wait for the runs nobody waited for, however slow this machine (valgrind) is. */
-    assert_true(wait_count(&rec, RS_MSG_SCRIPT_DONE, DISPATCHES, 120000));
+    assert_true(wait_count(&f->rec, RS_MSG_SCRIPT_DONE, DISPATCHES, 120000));
     rs_engine_free(waited);
     rs_engine_free(not_waited);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), DISPATCHES);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), DISPATCHES);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_STARTED), DISPATCHES);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), DISPATCHES);
     /* Nothing went wrong on the way: no warning, no error. */
-    if (rec_count_severity(&rec, RS_WARN) != 0)
-        rec_dump(&rec);
-    assert_int_equal(rec_count_severity(&rec, RS_WARN), 0);
-    rec_free(&rec);
+    if (rec_count_severity(&f->rec, RS_WARN) != 0)
+        rec_dump(&f->rec);
+    assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 0);
     assert_resources_back(&f->before);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_configuration),
-        cmocka_unit_test(test_default_hooks),
-        cmocka_unit_test(test_hook_filter),
-        cmocka_unit_test(test_wait_true_is_synchronous),
-        cmocka_unit_test(test_wait_false_returns_at_once),
-        cmocka_unit_test(test_one_event_for_queued_and_waited_scripts),
-        cmocka_unit_test(test_unload_waits_for_scripts),
-        cmocka_unit_test(test_timeout_hands_over),
-        cmocka_unit_test(test_on_failure),
-        cmocka_unit_test(test_exec_failure_never_changes_course),
-        cmocka_unit_test(test_thousands_of_runs_leave_nothing),
+        cmocka_unit_test_setup_teardown(test_bad_configuration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_hooks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_true_is_synchronous, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_false_returns_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_event_for_queued_and_waited_scripts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unload_waits_for_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_hands_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_failure_never_changes_course, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thousands_of_runs_leave_nothing, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
