@@ -15,7 +15,7 @@ from scapy.layers.dhcp import BOOTP, DHCP, DHCPTypes
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from lab.dhcp6 import ALL_SERVERS, duid_ll
+from lab.dhcp6 import LinkLocalSender, duid_ll
 from lab.netns import CLIENT_IFACE, SERVER_IFACE
 
 _ETH_P_IP = 0x0800
@@ -101,26 +101,9 @@ class Raw4:
         return None
 
 
-class Raw6:
+class Raw6(LinkLocalSender):
     """DHCPv6 messages with any options, from veth-c's link-local address:
     as a client (port 546) or as a relay agent (port 547)."""
-
-    def __init__(self, net, timeout=3.0):
-        self.net = net
-        self.timeout = timeout
-        self.link_local = net.client.link_local(CLIENT_IFACE)
-        self.ifindex = net.client.ifindex(CLIENT_IFACE)
-        self._socks = {}
-
-    def close(self):
-        for sock in self._socks.values():
-            sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def solicit(self, mac, options=(), iaid=1):
         """SOLICIT for an IA_NA with extra `options` (scapy DHCPv6 options);
@@ -162,26 +145,5 @@ class Raw6:
         return self.exchange(547, outer, lambda p: isinstance(p, d6.DHCP6_RelayReply))
 
     def exchange(self, port, pkt, match):
-        sock = self._socket(port)
-        sock.sendto(bytes(pkt), (ALL_SERVERS, 547, 0, self.ifindex))
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                data = sock.recv(65535)
-            except socket.timeout:
-                return None
-            cls = getattr(d6, d6.dhcp6_cls_by_type.get(data[0], ""), None)
-            reply = cls(data) if cls else None
-            if reply is not None and match(reply):
-                return reply
-        return None
-
-    def _socket(self, port):
-        if port not in self._socks:
-            with self.net.client.entered():
-                sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, CLIENT_IFACE.encode())
-                sock.bind((self.link_local, port, 0, self.ifindex))
-            self._socks[port] = sock
-        return self._socks[port]
+        """Send `pkt` from `port`; return the first message back that `match`es, or None."""
+        return next((reply for reply in self._exchange(port, pkt) if match(reply)), None)

@@ -100,15 +100,10 @@ def _dissect(data):
     return cls(data) if cls else None
 
 
-class Dhcp6Client:
-    """Sends DHCPv6 messages from the client namespace of `net` (a Network).
-
-    Every message takes the client's `mac` (sent as a DUID-LL) and, as
-    keyword arguments, optionally `fqdn` (client FQDN option, e.g.
-    "host.example.com.") and `xid`; new IAs take `iaid_na` / `iaid_pd`
-    (default 1 and 2). Messages about a lease take the Reply6 that granted
-    it and repeat its IAs. Methods return the Reply6, or None if nothing
-    came within `timeout` seconds."""
+class LinkLocalSender:
+    """UDP from veth-c's link-local address to ff02::1:2 port 547, in the
+    client namespace of `net` (a Network): from port 546 as a client, from
+    port 547 as a relay agent."""
 
     def __init__(self, net, timeout=3.0):
         self.net = net
@@ -119,7 +114,7 @@ class Dhcp6Client:
 
     def close(self):
         """Close the sockets (port 546 is free again, e.g. for dhclient -6).
-        The client opens new ones if used again."""
+        New ones are opened if it is used again."""
         for sock in self._socks.values():
             sock.close()
         self._socks.clear()
@@ -129,6 +124,40 @@ class Dhcp6Client:
 
     def __exit__(self, *exc):
         self.close()
+
+    def _exchange(self, port, pkt):
+        """Send `pkt` to ff02::1:2 from `port`; yield what comes back until timeout."""
+        sock = self._socket(port)
+        sock.sendto(bytes(pkt), (ALL_SERVERS, 547, 0, self.ifindex))
+        deadline = time.monotonic() + self.timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                reply = _dissect(sock.recv(65535))
+            except socket.timeout:
+                return
+            if reply is not None:
+                yield reply
+
+    def _socket(self, port):
+        if port not in self._socks:
+            with self.net.client.entered():
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, CLIENT_IFACE.encode())
+                sock.bind((self.link_local, port, 0, self.ifindex))
+            self._socks[port] = sock
+        return self._socks[port]
+
+
+class Dhcp6Client(LinkLocalSender):
+    """Sends DHCPv6 messages from the client namespace of `net` (a Network).
+
+    Every message takes the client's `mac` (sent as a DUID-LL) and, as
+    keyword arguments, optionally `fqdn` (client FQDN option, e.g.
+    "host.example.com.") and `xid`; new IAs take `iaid_na` / `iaid_pd`
+    (default 1 and 2). Messages about a lease take the Reply6 that granted
+    it and repeat its IAs. Methods return the Reply6, or None if nothing
+    came within `timeout` seconds."""
 
     # --- the client's messages -------------------------------------------
 
@@ -231,28 +260,6 @@ class Dhcp6Client:
                 return _parse(pkt)
         return None
 
-    def _exchange(self, port, pkt):
-        """Send `pkt` to ff02::1:2 from `port`; yield what comes back until timeout."""
-        sock = self._socket(port)
-        sock.sendto(bytes(pkt), (ALL_SERVERS, 547, 0, self.ifindex))
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                reply = _dissect(sock.recv(65535))
-            except socket.timeout:
-                return
-            if reply is not None:
-                yield reply
-
-    def _socket(self, port):
-        if port not in self._socks:
-            with self.net.client.entered():
-                sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, CLIENT_IFACE.encode())
-                sock.bind((self.link_local, port, 0, self.ifindex))
-            self._socks[port] = sock
-        return self._socks[port]
 
 
 def _bytes(value):
