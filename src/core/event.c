@@ -335,10 +335,14 @@ static size_t name_length(const char *pair)
     return eq ? (size_t)(eq - pair) : strlen(pair);
 }
 
+/* This and overridden_by_option() run for every variable of every event (in a lane thread, for a
+ * queued one): without names to compare, they return before they measure the variable's. */
 static bool overridden(const char *pair, const struct strvec *extra)
 {
+    if (!extra || !extra->nr)
+        return false;
     size_t len = name_length(pair);
-    for (size_t i = 0; extra && i < extra->nr; i++)
+    for (size_t i = 0; i < extra->nr; i++)
         if (name_length(extra->items[i]) == len && memcmp(extra->items[i], pair, len) == 0)
             return true;
     return false;
@@ -358,6 +362,8 @@ static bool overridden_by_option(const char *pair, const struct rs_event *ev,
                                  const struct strvec *options, const unsigned short *codes,
                                  size_t nr_codes)
 {
+    if (!options->nr || !nr_codes)
+        return false;
     size_t len = name_length(pair);
     for (size_t i = 0; i < options->nr; i++)
         if (name_length(options->items[i]) == len && memcmp(options->items[i], pair, len) == 0 &&

@@ -39,23 +39,20 @@ static int buf_add(struct rs_buf *buf, const char *bytes, size_t n)
     return 0;
 }
 
-static int add_env_escaped(struct rs_buf *buf, const char *s, size_t n)
+/* One line of an env frame: `s` escaped, then a newline. This runs for every byte of every event:
+ * runs of plain bytes are found by strcspn (vectorised in glibc) and copied whole. */
+static int add_env_line(struct rs_buf *buf, const char *s)
 {
-    /* Copies runs of plain bytes whole: this runs for every byte of every event. */
-    while (n) {
-        size_t plain = 0;
-        while (plain < n && s[plain] != '\\' && s[plain] != '\n')
-            plain++;
+    for (;;) {
+        size_t plain = strcspn(s, "\\\n");
         if (plain && buf_add(buf, s, plain))
             return -ENOMEM;
-        if (plain == n)
-            return 0;
+        if (!s[plain])
+            return buf_add(buf, "\n", 1);
         if (buf_add(buf, s[plain] == '\n' ? "\\n" : "\\\\", 2))
             return -ENOMEM;
         s += plain + 1;
-        n -= plain + 1;
     }
-    return 0;
 }
 
 /* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 if it is not valid UTF-8
@@ -134,14 +131,9 @@ int rs_frame_encode(enum rs_format format, const char *hook, char *const envp[],
 {
     int rc;
     if (format == RS_FORMAT_ENV) {
-        rc = add_env_escaped(out, hook, strlen(hook));
-        if (!rc)
-            rc = buf_add(out, "\n", 1);
-        for (size_t i = 0; envp[i] && !rc; i++) {
-            rc = add_env_escaped(out, envp[i], strlen(envp[i]));
-            if (!rc)
-                rc = buf_add(out, "\n", 1);
-        }
+        rc = add_env_line(out, hook);
+        for (size_t i = 0; envp[i] && !rc; i++)
+            rc = add_env_line(out, envp[i]);
         return rc ? rc : buf_add(out, "\n", 1);
     }
     rc = buf_add(out, "{\"hook\": ", 9);
