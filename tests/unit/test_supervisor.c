@@ -36,6 +36,42 @@ static bool wait_idle(struct rs_supervisor *sup, int timeout_ms)
     return true;
 }
 
+struct fixture {
+    struct recorder rec;
+    struct resources before;
+    struct rs_supervisor *sup; /* NULL once the test stopped it */
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    rec_init(&f->rec);
+    f->before = resources_now();
+    assert_int_equal(rs_supervisor_start(&f->sup, &f->rec.logger), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->sup) /* a test failed before it stopped the supervisor */
+        rs_supervisor_stop(f->sup, 0);
+    rec_free(&f->rec);
+    free(f);
+    return 0;
+}
+
+/* Stops the supervisor, letting its jobs run for up to `drain_ms`; returns how long it took. */
+static int64_t stop_supervisor(struct fixture *f, unsigned drain_ms)
+{
+    int64_t t0 = now_ms();
+    rs_supervisor_stop(f->sup, drain_ms);
+    f->sup = NULL;
+    return now_ms() - t0;
+}
+
 struct adopter {
     pthread_t thread;
     struct rs_supervisor *sup;
@@ -60,17 +96,12 @@ static void *adopt_jobs(void *arg)
 
 static void test_adopt_from_many_threads(void **state)
 {
-    (void)state;
-    struct recorder rec;
-    rec_init(&rec);
-    int fds_before = count_fds();
-    struct rs_supervisor *sup = NULL;
-    assert_int_equal(rs_supervisor_start(&sup, &rec.logger), 0);
-    assert_int_equal(rs_supervisor_jobs(sup), 0);
+    struct fixture *f = *state;
+    assert_int_equal(rs_supervisor_jobs(f->sup), 0);
 
     struct adopter adopters[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        adopters[i] = (struct adopter){.sup = sup, .rec = &rec, .failures = 0};
+        adopters[i] = (struct adopter){.sup = f->sup, .rec = &f->rec, .failures = 0};
         adopters[i].jobs = JOBS / THREADS + (i < JOBS % THREADS ? 1 : 0);
         assert_int_equal(pthread_create(&adopters[i].thread, NULL, adopt_jobs, &adopters[i]), 0);
     }
@@ -78,127 +109,97 @@ static void test_adopt_from_many_threads(void **state)
         pthread_join(adopters[i].thread, NULL);
         assert_int_equal(adopters[i].failures, 0);
     }
-    assert_true(wait_idle(sup, 10000));
+    assert_true(wait_idle(f->sup, 10000));
     /* Every job reaped as it ended, with its output and its end logged. */
     assert_int_equal(count_zombie_children(), 0);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_STARTED), JOBS);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), JOBS);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDOUT, "(lease4_select): line 1"), JOBS);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_STARTED), JOBS);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), JOBS);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease4_select): line 1"), JOBS);
 
-    int64_t t0 = now_ms();
-    rs_supervisor_stop(sup, 5000);
-    assert_true(now_ms() - t0 < 1000);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
-    assert_int_equal(count_fds(), fds_before);
-    assert_no_children();
-    rec_free(&rec);
+    assert_true(stop_supervisor(f, 5000) < 1000);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
+    assert_resources_back(&f->before);
 }
 
 static void test_stop_kills_after_drain(void **state)
 {
-    (void)state;
-    struct recorder rec;
-    rec_init(&rec);
-    int fds_before = count_fds();
-    struct rs_supervisor *sup = NULL;
-    assert_int_equal(rs_supervisor_start(&sup, &rec.logger), 0);
-    struct rs_job *job = start_job("sleep=20000", 0, &rec);
+    struct fixture *f = *state;
+    struct rs_job *job = start_job("sleep=20000", 0, &f->rec);
     assert_non_null(job);
-    rs_supervisor_adopt(sup, job);
-    assert_int_equal(rs_supervisor_jobs(sup), 1);
+    rs_supervisor_adopt(f->sup, job);
+    assert_int_equal(rs_supervisor_jobs(f->sup), 1);
 
-    int64_t t0 = now_ms();
-    rs_supervisor_stop(sup, 300);
-    int64_t elapsed = now_ms() - t0;
+    int64_t elapsed = stop_supervisor(f, 300);
     if (elapsed < 250 || elapsed > 3000)
         print_message("stop took %lld ms\n", (long long)elapsed);
     assert_in_range(elapsed, 250, 3000);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 1);
-    assert_int_equal(count_fds(), fds_before);
-    assert_no_children();
-    rec_free(&rec);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 1);
+    assert_resources_back(&f->before);
 }
 
 static void test_stop_waits_for_running_jobs(void **state)
 {
-    (void)state;
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_supervisor *sup = NULL;
-    assert_int_equal(rs_supervisor_start(&sup, &rec.logger), 0);
-    struct rs_job *job = start_job("sleep=200,lines=1", 0, &rec);
+    struct fixture *f = *state;
+    struct rs_job *job = start_job("sleep=200,lines=1", 0, &f->rec);
     assert_non_null(job);
-    rs_supervisor_adopt(sup, job);
+    rs_supervisor_adopt(f->sup, job);
 
-    int64_t t0 = now_ms();
-    rs_supervisor_stop(sup, 5000);
-    int64_t elapsed = now_ms() - t0;
+    int64_t elapsed = stop_supervisor(f, 5000);
     /* It ended by itself within the drain time: not killed, fully logged. */
     assert_in_range(elapsed, 100, 3000);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
-    assert_int_equal(rec_count(&rec, RS_MSG_SCRIPT_DONE), 1);
-    assert_int_equal(rec_count(&rec, RS_MSG_STDOUT), 1);
-    assert_no_children();
-    rec_free(&rec);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_STDOUT), 1);
+    assert_resources_back(&f->before);
 }
 
 static void test_finishes_overdue_job(void **state)
 {
-    (void)state;
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_supervisor *sup = NULL;
-    assert_int_equal(rs_supervisor_start(&sup, &rec.logger), 0);
+    struct fixture *f = *state;
     /* What the engine hands over when a waited-for script overstays: SIGTERM already sent. */
-    struct rs_job *job = start_job("ignore-term,sleep=20000", 100, &rec);
+    struct rs_job *job = start_job("ignore-term,sleep=20000", 100, &f->rec);
     assert_non_null(job);
     assert_false(rs_job_wait(job, true));
     assert_int_equal(job->state, RS_JOB_TERMINATING);
     int64_t t0 = now_ms();
-    rs_supervisor_adopt(sup, job);
-    assert_true(wait_idle(sup, 5000));
+    rs_supervisor_adopt(f->sup, job);
+    assert_true(wait_idle(f->sup, 5000));
     int64_t elapsed = now_ms() - t0;
     /* SIGKILL at the end of the grace period. */
     assert_in_range(elapsed, RS_JOB_KILL_GRACE_MS - 200, RS_JOB_KILL_GRACE_MS + 2000);
-    assert_int_equal(rec_count(&rec, RS_MSG_TIMEOUT), 2);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_TIMEOUT, "SIGKILL"), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 2);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_TIMEOUT, "SIGKILL"), 1);
     assert_int_equal(count_zombie_children(), 0);
-    rs_supervisor_stop(sup, 1000);
-    assert_int_equal(rec_count(&rec, RS_MSG_SHUTDOWN_KILL), 0);
-    assert_no_children();
-    rec_free(&rec);
+    stop_supervisor(f, 1000);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
+    assert_resources_back(&f->before);
 }
 
 static void test_failures_are_logged(void **state)
 {
-    (void)state;
-    struct recorder rec;
-    rec_init(&rec);
-    struct rs_supervisor *sup = NULL;
-    assert_int_equal(rs_supervisor_start(&sup, &rec.logger), 0);
-    struct rs_job *failing = start_job("err=1,exit=7", 0, &rec);
-    struct rs_job *killed = start_job("signal=9", 0, &rec);
+    struct fixture *f = *state;
+    struct rs_job *failing = start_job("err=1,exit=7", 0, &f->rec);
+    struct rs_job *killed = start_job("signal=9", 0, &f->rec);
     assert_non_null(failing);
     assert_non_null(killed);
-    rs_supervisor_adopt(sup, failing);
-    rs_supervisor_adopt(sup, killed);
-    assert_true(wait_idle(sup, 5000));
-    assert_int_equal(rec_count_text(&rec, RS_MSG_EXIT_STATUS, "exited with status 7"), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_STDERR, "(lease4_select): err 1"), 1);
-    assert_int_equal(rec_count_text(&rec, RS_MSG_KILLED_BY_SIGNAL, "signal 9"), 1);
-    rs_supervisor_stop(sup, 1000);
-    assert_no_children();
-    rec_free(&rec);
+    rs_supervisor_adopt(f->sup, failing);
+    rs_supervisor_adopt(f->sup, killed);
+    assert_true(wait_idle(f->sup, 5000));
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_EXIT_STATUS, "exited with status 7"), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDERR, "(lease4_select): err 1"), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_KILLED_BY_SIGNAL, "signal 9"), 1);
+    stop_supervisor(f, 1000);
+    assert_resources_back(&f->before);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_adopt_from_many_threads),
-        cmocka_unit_test(test_stop_kills_after_drain),
-        cmocka_unit_test(test_stop_waits_for_running_jobs),
-        cmocka_unit_test(test_finishes_overdue_job),
-        cmocka_unit_test(test_failures_are_logged),
+        cmocka_unit_test_setup_teardown(test_adopt_from_many_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_kills_after_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_waits_for_running_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finishes_overdue_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failures_are_logged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
