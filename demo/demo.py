@@ -228,20 +228,16 @@ class ShortLived6:
 
     def __init__(self, lab, mac, valid, preferred, fqdn, timeout=3.0):
         from scapy.layers import dhcp6 as d6
+        from lab.dhcp6 import LinkLocalSender
         self.d6 = d6
-        self.mac, self.valid, self.preferred, self.fqdn, self.timeout = mac, valid, preferred, fqdn, timeout
+        self.mac, self.valid, self.preferred, self.fqdn = mac, valid, preferred, fqdn
         self.address = self.prefix = "::"
         self.plen = 0
         self.server_id = None
-        link_local = lab.net.client.link_local("veth-c")
-        self.ifindex = lab.net.client.ifindex("veth-c")
-        with lab.net.client.entered():
-            self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"veth-c")
-            self.sock.bind((link_local, 546, 0, self.ifindex))
+        self.sender = LinkLocalSender(lab.net, timeout)
 
     def close(self):
-        self.sock.close()
+        self.sender.close()
 
     def _send(self, cls, with_server_id=True):
         d6 = self.d6
@@ -255,16 +251,8 @@ class ShortLived6:
         msg /= d6.DHCP6OptClientFQDN(flags="S", fqdn=self.fqdn)
         if with_server_id and self.server_id is not None:
             msg /= self.server_id
-        self.sock.sendto(bytes(msg), ("ff02::1:2", 547, 0, self.ifindex))
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65535)
-            except socket.timeout:
-                break
-            if data[0] in (2, 7) and int.from_bytes(data[1:4], "big") == msg.trid:
-                reply = (d6.DHCP6_Advertise if data[0] == 2 else d6.DHCP6_Reply)(data)
+        for reply in self.sender.replies(546, msg):
+            if reply.msgtype in (2, 7) and reply.trid == msg.trid:  # ADVERTISE, REPLY
                 self.address = reply[d6.DHCP6OptIAAddress].addr
                 self.prefix, self.plen = reply[d6.DHCP6OptIAPrefix].prefix, reply[d6.DHCP6OptIAPrefix].plen
                 server_id = reply[d6.DHCP6OptServerId].copy()

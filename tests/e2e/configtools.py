@@ -146,4 +146,4 @@ class Raw6(LinkLocalSender):
 
     def exchange(self, port, pkt, match):
         """Send `pkt` from `port`; return the first message back that `match`es, or None."""
-        return next((reply for reply in self._exchange(port, pkt) if match(reply)), None)
+        return next((reply for reply in self.replies(port, pkt) if match(reply)), None)

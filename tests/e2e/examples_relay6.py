@@ -2,32 +2,17 @@
 interface-id (18), remote-id (37) and subscriber-id (38), as a broadband access node would send
 them. The lab's Dhcp6Client relays a SOLICIT only; the legal-log example needs a lease granted
 through a relay, so this completes the exchange. Its own socket on the client's link-local
-address, port 547; close() (or the lab's teardown, which kills the namespace) frees it."""
+address, port 547 (the lab's LinkLocalSender); close() (or the lab's teardown, which kills the
+namespace) frees it."""
 
 import random
-import socket
-import time
 
 from scapy.layers import dhcp6 as d6
 
-from lab.netns import CLIENT_IFACE
-
-ALL_SERVERS = "ff02::1:2"
+from lab.dhcp6 import LinkLocalSender
 
 
-class Relay6:
-    def __init__(self, net, timeout=3.0):
-        self.timeout = timeout
-        self.link_local = net.client.link_local(CLIENT_IFACE)
-        self.ifindex = net.client.ifindex(CLIENT_IFACE)
-        with net.client.entered():
-            self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, CLIENT_IFACE.encode())
-            self.sock.bind((self.link_local, 547, 0, self.ifindex))
-
-    def close(self):
-        self.sock.close()
-
+class Relay6(LinkLocalSender):
     def _relay(self, inner, link_address, peer_address, interface_id, remote_id, enterprise,
                subscriber_id):
         relay = d6.DHCP6_RelayForward(hopcount=0, linkaddr=link_address, peeraddr=peer_address)
@@ -35,16 +20,8 @@ class Relay6:
         relay /= d6.DHCP6OptRemoteID(enterprisenum=enterprise, remoteid=remote_id)
         relay /= d6.DHCP6OptSubscriberID(subscriberid=subscriber_id)
         relay /= d6.DHCP6OptRelayMsg(message=inner)
-        self.sock.sendto(bytes(relay), (ALL_SERVERS, 547, 0, self.ifindex))
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65535)
-            except socket.timeout:
-                break
-            reply = d6.DHCP6_RelayReply(data) if data[0] == 13 else None
-            if reply is not None and d6.DHCP6OptRelayMsg in reply:
+        for reply in self.replies(547, relay):
+            if isinstance(reply, d6.DHCP6_RelayReply) and d6.DHCP6OptRelayMsg in reply:
                 message = reply[d6.DHCP6OptRelayMsg].message
                 if message.trid == inner.trid:
                     return message

@@ -125,7 +125,7 @@ class LinkLocalSender:
     def __exit__(self, *exc):
         self.close()
 
-    def _exchange(self, port, pkt):
+    def replies(self, port, pkt):
         """Send `pkt` to ff02::1:2 from `port`; yield what comes back until timeout."""
         sock = self._socket(port)
         sock.sendto(bytes(pkt), (ALL_SERVERS, 547, 0, self.ifindex))
@@ -213,7 +213,7 @@ class Dhcp6Client(LinkLocalSender):
         if subscriber_id is not None:
             relay /= d6.DHCP6OptSubscriberID(subscriberid=_bytes(subscriber_id))
         relay /= d6.DHCP6OptRelayMsg(message=inner)
-        for pkt in self._exchange(547, relay):
+        for pkt in self.replies(547, relay):
             if isinstance(pkt, d6.DHCP6_RelayReply) and pkt.peeraddr == relay.peeraddr:
                 msg = pkt[d6.DHCP6OptRelayMsg].message
                 if msg.trid == inner.trid:
@@ -255,7 +255,7 @@ class Dhcp6Client(LinkLocalSender):
 
     def _send(self, cls, mac, options, **ident):
         msg = self._message(cls, mac, options, **ident)
-        for pkt in self._exchange(546, msg):
+        for pkt in self.replies(546, msg):
             if pkt.msgtype in (2, 7) and pkt.trid == msg.trid:  # ADVERTISE, REPLY
                 return _parse(pkt)
         return None
