@@ -61,6 +61,13 @@ uint64_t rs_queue_key(const char *text)
     return h;
 }
 
+/* The first time, then every 1000th: a full queue under load must not turn into a log flood on
+ * top of it. */
+static bool worth_logging(unsigned long long times)
+{
+    return times == 1 || times % 1000 == 0;
+}
+
 /* Items are made on Kea's threads and freed on the lanes': see src/core/pool.h. */
 static struct rs_pool item_pool = RS_POOL_INIT(sizeof(struct item), 1024);
 
@@ -316,21 +323,23 @@ int rs_queue_push(struct rs_queue *q, const char *hook, void *payload, const uin
         item->lanes |= 1ULL << (keys[i] % q->config.lanes);
 
     pthread_mutex_lock(&q->lock);
+    int64_t wait_started_ms = 0;
     while (q->waiting >= q->config.limit && !q->stopping) {
         if (q->config.drop_when_full) {
             unsigned long long dropped = ++q->stats.dropped;
             pthread_mutex_unlock(&q->lock);
-            /* Say it for the first drop, then every 1000th: a full queue under load must not
-             * turn into a log flood on top of it. */
-            if (dropped == 1 || dropped % 1000 == 0)
+            if (worth_logging(dropped))
                 rs_log(q->log, RS_MSG_QUEUE_FULL,
                        "%s (%s): queue full (%u events), event dropped; %llu dropped so far",
                        q->script, hook, q->config.limit, dropped);
             item_free(q, item);
             return -ENOSPC;
         }
+        if (!wait_started_ms)
+            wait_started_ms = rs_now_ms();
         pthread_cond_wait(&q->room, &q->lock);
     }
+    unsigned long long waits = wait_started_ms ? ++q->stats.waited : 0;
     if (!item->lanes)
         item->lanes = 1ULL << (q->next_lane++ % q->config.lanes);
     item->home_lane = (unsigned)__builtin_ctzll(item->lanes);
@@ -351,6 +360,11 @@ int rs_queue_push(struct rs_queue *q, const char *hook, void *payload, const uin
     if (wake)
         pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->lock);
+    /* Nothing was lost, but Kea's thread was held up by the script: the operator must know. */
+    if (waits && worth_logging(waits))
+        rs_log(q->log, RS_MSG_QUEUE_FULL,
+               "%s (%s): queue full (%u events), Kea waited %lld ms for room; waits so far: %llu",
+               q->script, hook, q->config.limit, (long long)(rs_now_ms() - wait_started_ms), waits);
     return 0;
 }
 

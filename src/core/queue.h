@@ -8,9 +8,10 @@
  * same lease never overtake each other (an expire never runs before the select it follows), while
  * events about different leases run side by side.
  *
- * When `limit` events wait, a new one either waits for room (nothing is lost; Kea's thread blocks)
- * or is dropped, counted and logged. rs_queue_stop() delivers what is queued within a bounded time,
- * kills what still runs then, and logs every event it could not deliver.
+ * When `limit` events wait, a new one either waits for room (nothing is lost; Kea's thread blocks,
+ * and that is counted and logged) or is dropped, counted and logged. rs_queue_stop() delivers what
+ * is queued within a bounded time, kills what still runs then, and logs every event it could not
+ * deliver.
  *
  * Lifecycle: rs_queue_start, rs_queue_push (any thread), rs_queue_stop (once).
  */
@@ -72,6 +73,7 @@ int rs_queue_push(struct rs_queue *queue, const char *hook, void *payload, const
 
 struct rs_queue_stats {
     unsigned long long queued, delivered, dropped, undelivered;
+    unsigned long long waited; /* events that found the queue full and waited for room */
     unsigned waiting, running;
 };
 

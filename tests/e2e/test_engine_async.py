@@ -1,6 +1,7 @@
 """Scripts Kea does not wait for, on a real kea-dhcp4: the ordered queue, what happens when it is
 full and at unload, and the replay of the lease database at start-up."""
 
+import re
 import time
 
 import pytest
@@ -54,6 +55,26 @@ def test_a_full_queue_drops_when_told_to_and_kea_keeps_answering(lab, hook_so):
     assert time.monotonic() - started < 5
     lines = kea.wait_log(r"RUNSCRIPT_QUEUE_FULL .*queue full \(2 events\), event dropped; 1 dropped so far")
     assert "pkt4_receive" in lines[0]
+
+
+@pytest.mark.time_limit(60)
+def test_a_full_queue_makes_kea_wait_loses_nothing_and_says_so(lab, hook_so):
+    """on-full: block, the default. Two events fill the queue (one running, one waiting): the
+    third DISCOVER holds Kea's thread until the first script ends, is still answered, and Kea's
+    log says how long it waited."""
+    rec = lab.recorder(tail="/bin/sleep 1")
+    kea = lab.start_kea(lab.config4(hooks=[hook(
+        str(hook_so), script=rec.script, wait=False, hooks=["pkt4_receive"],
+        **{"queue-limit": 2, "max-concurrency": 1})]))
+    client = lab.dhcp4()
+    for mac in macs(4):
+        assert client.discover(mac) is not None
+    lines = kea.wait_log(r"RUNSCRIPT_QUEUE_FULL .*queue full \(2 events\), Kea waited \d+ ms for room; "
+                         r"waits so far: 1$")
+    assert "(pkt4_receive)" in lines[0]
+    waited_ms = int(re.search(r"Kea waited (\d+) ms", lines[0]).group(1))
+    assert 300 <= waited_ms <= 3000, lines[0]
+    rec.wait_for("pkt4_receive", count=4, timeout=20)
 
 
 @pytest.mark.time_limit(60)

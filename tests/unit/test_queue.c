@@ -584,8 +584,21 @@ static void test_full_blocks(void **state)
         seqs[i] = i;
     /* One lane: all in push order. */
     assert_sequential(&log, seqs, 12);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_QUEUE_FULL), 0);
-    assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 0);
+    /* Kea was held up: said once (the first wait), and only that. */
+    assert_true(stats.waited >= 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_QUEUE_FULL), 1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_QUEUE_FULL, "(hook3): queue full (3 events), Kea waited "),
+        1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_QUEUE_FULL, " ms for room; waits so far: 1"),
+                     1);
+    /* The gate opened after 300 ms: that is how long the fourth push waited. */
+    char *full = rec_text(&f->rec, RS_MSG_QUEUE_FULL, 0);
+    long long waited_ms = -1;
+    assert_int_equal(sscanf(strstr(full, "Kea waited "), "Kea waited %lld ms", &waited_ms), 1);
+    assert_in_range(waited_ms, 250, 20000);
+    free(full);
+    assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 1);
     free(log.items);
     assert_clean(f);
 }
