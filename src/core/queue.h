@@ -72,7 +72,7 @@ int rs_queue_push(struct rs_queue *queue, const char *hook, void *payload, const
                   size_t nr_keys);
 
 struct rs_queue_stats {
-    unsigned long long queued, delivered, dropped, undelivered;
+    unsigned long long queued, delivered, dropped;
     unsigned long long waited; /* events that found the queue full and waited for room */
     unsigned waiting, running;
 };
