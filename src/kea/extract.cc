@@ -263,13 +263,6 @@ rs_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease, bool with_debug = tr
     return vars;
 }
 
-template <class T> T argument(CalloutHandle &handle, const char *name)
-{
-    T value;
-    handle.getArgument(name, value);
-    return value;
-}
-
 // The options scripts asked for by code. Options 60 and 82 already have their own variables
 // (KEA_QUERY4_OPTION60, KEA_QUERY4_RAI*), which the original defined.
 void add_requested_options(Texts &texts, rs_event &event, int family, const PktPtr &query,
@@ -344,25 +337,12 @@ void extract_event(CalloutHandle &handle, const OptionCodes &options, rs_event &
     auto lease6_listed = [](Texts &t, const Lease6Ptr &lease) {
         return lease6_vars(t, lease, false);
     };
-    auto count4 = [](rs_event *ev, rs_lease_list list, size_t n) {
-        rs_event_add_lease_count(ev, 4, list, n);
-    };
-    auto count6 = [](rs_event *ev, rs_lease_list list, size_t n) {
-        rs_event_add_lease_count(ev, 6, list, n);
-    };
-    for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED}) {
-        const bool granted = list == RS_LEASES_GRANTED;
-        if (blocks & RS_BLOCK_LEASES4)
-            add_lease_list(
-                texts, event, list,
-                argument<Lease4CollectionPtr>(handle, granted ? "leases4" : "deleted_leases4"),
-                lease4_listed, count4, rs_event_add_listed_lease4);
-        if (blocks & RS_BLOCK_LEASES6)
-            add_lease_list(
-                texts, event, list,
-                argument<Lease6CollectionPtr>(handle, granted ? "leases6" : "deleted_leases6"),
-                lease6_listed, count6, rs_event_add_listed_lease6);
-    }
+    if (blocks & RS_BLOCK_LEASES4)
+        add_committed_leases<4>(texts, event, handle, lease4_listed, rs_event_add_lease_count,
+                                rs_event_add_listed_lease4);
+    if (blocks & RS_BLOCK_LEASES6)
+        add_committed_leases<6>(texts, event, handle, lease6_listed, rs_event_add_lease_count,
+                                rs_event_add_listed_lease6);
 }
 
 void add_lease(rs_event &event, const Lease4Ptr &lease)

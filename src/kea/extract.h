@@ -63,17 +63,35 @@ class Texts
     std::vector<std::unique_ptr<char[]>> more_;
 };
 
-// Adds a lease list of a commit: `add_count(event, count)`, then for each lease
-// `add(event, list, index, vars_of(texts, lease))`. Serves both naming schemes.
-template <class Collection, class VarsOf, class AddCount, class Add>
-void add_lease_list(Texts &texts, rs_event &event, rs_lease_list list, const Collection &leases,
-                    VarsOf vars_of, AddCount add_count, Add add)
+// A callout argument by name. Throws on a missing or mistyped argument.
+template <class T> T argument(isc::hooks::CalloutHandle &handle, const char *name)
 {
-    const size_t count = leases ? leases->size() : 0;
-    add_count(&event, list, count);
-    for (size_t i = 0; i < count; ++i) {
-        auto vars = vars_of(texts, (*leases)[i]);
-        add(&event, list, i, &vars);
+    T value;
+    handle.getArgument(name, value);
+    return value;
+}
+
+// Adds both lease lists of a DHCPv`Family` commit (Kea's "leases<Family>" and
+// "deleted_leases<Family>"): for each, `add_count(event, Family, list, count)`, then for each lease
+// `add(event, list, index, vars_of(texts, lease))`. Serves both naming schemes.
+template <int Family, class VarsOf, class Add>
+void add_committed_leases(Texts &texts, rs_event &event, isc::hooks::CalloutHandle &handle,
+                          VarsOf vars_of, void (*add_count)(rs_event *, int, rs_lease_list, size_t),
+                          Add add)
+{
+    using Collection = std::conditional_t<Family == 4, isc::dhcp::Lease4CollectionPtr,
+                                          isc::dhcp::Lease6CollectionPtr>;
+    for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED}) {
+        const bool granted = list == RS_LEASES_GRANTED;
+        const char *name = Family == 4 ? (granted ? "leases4" : "deleted_leases4")
+                                       : (granted ? "leases6" : "deleted_leases6");
+        const Collection leases = argument<Collection>(handle, name);
+        const size_t count = leases ? leases->size() : 0;
+        add_count(&event, Family, list, count);
+        for (size_t i = 0; i < count; ++i) {
+            auto vars = vars_of(texts, (*leases)[i]);
+            add(&event, list, i, &vars);
+        }
     }
 }
 

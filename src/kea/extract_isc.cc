@@ -138,13 +138,6 @@ rs_isc_lease6 lease6_vars(Texts &texts, const Lease6Ptr &lease)
     return vars;
 }
 
-template <class T> T argument(CalloutHandle &handle, const char *name)
-{
-    T value;
-    handle.getArgument(name, value);
-    return value;
-}
-
 // lease6_renew and lease6_rebind pass the response's IA as "ia_na" or "ia_pd", by lease type.
 rs_isc_ia ia_vars(Texts &texts, CalloutHandle &handle, const Lease6Ptr &lease)
 {
@@ -211,25 +204,12 @@ void extract_isc_event(CalloutHandle &handle, rs_event &event)
     }
     if (blocks & RS_ISC_REMOVE_LEASE)
         rs_event_add_isc_remove_lease(&event, argument<bool>(handle, "remove_lease"));
-    auto count4 = [](rs_event *ev, rs_lease_list list, size_t n) {
-        rs_event_add_isc_lease_count(ev, 4, list, n);
-    };
-    auto count6 = [](rs_event *ev, rs_lease_list list, size_t n) {
-        rs_event_add_isc_lease_count(ev, 6, list, n);
-    };
-    for (rs_lease_list list : {RS_LEASES_GRANTED, RS_LEASES_DELETED}) {
-        const bool granted = list == RS_LEASES_GRANTED;
-        if (blocks & RS_ISC_LEASES4)
-            add_lease_list(
-                texts, event, list,
-                argument<Lease4CollectionPtr>(handle, granted ? "leases4" : "deleted_leases4"),
-                lease4_vars, count4, rs_event_add_isc_listed_lease4);
-        if (blocks & RS_ISC_LEASES6)
-            add_lease_list(
-                texts, event, list,
-                argument<Lease6CollectionPtr>(handle, granted ? "leases6" : "deleted_leases6"),
-                lease6_vars, count6, rs_event_add_isc_listed_lease6);
-    }
+    if (blocks & RS_ISC_LEASES4)
+        add_committed_leases<4>(texts, event, handle, lease4_vars, rs_event_add_isc_lease_count,
+                                rs_event_add_isc_listed_lease4);
+    if (blocks & RS_ISC_LEASES6)
+        add_committed_leases<6>(texts, event, handle, lease6_vars, rs_event_add_isc_lease_count,
+                                rs_event_add_isc_listed_lease6);
 }
 
 void add_isc_lease(rs_event &event, const Lease4Ptr &lease)
