@@ -190,6 +190,7 @@ def short_dora4(lab, mac, lease_time, hostname, timeout=3.0):
     from scapy.layers.dhcp import BOOTP, DHCP
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
+    from lab.wait import datagrams
 
     with lab.net.client.entered():
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
@@ -202,13 +203,8 @@ def short_dora4(lab, mac, lease_time, hostname, timeout=3.0):
                                    ("hostname", hostname.encode()), *extra, "end"])
             sock.send(bytes(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255")
                             / UDP(sport=68, dport=67) / bootp))
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                try:
-                    reply = Ether(sock.recv(65535)).getlayer(BOOTP)
-                except socket.timeout:
-                    break
+            for data in datagrams(sock, timeout):
+                reply = Ether(data).getlayer(BOOTP)
                 if reply is not None and reply.op == 2 and reply.xid == xid:
                     return reply
             raise RuntimeError(f"no answer to {msg_type} for {mac}")

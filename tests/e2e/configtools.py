@@ -8,7 +8,6 @@ Needs tests/ on sys.path (conftest.py puts it there).
 import os
 import random
 import socket
-import time
 
 from scapy.layers import dhcp6 as d6
 from scapy.layers.dhcp import BOOTP, DHCP, DHCPTypes
@@ -17,6 +16,7 @@ from scapy.layers.l2 import Ether
 
 from lab.dhcp6 import LinkLocalSender, duid_ll
 from lab.netns import CLIENT_IFACE, SERVER_IFACE
+from lab.wait import datagrams
 
 _ETH_P_IP = 0x0800
 
@@ -88,13 +88,8 @@ class Raw4:
         self.sock.send(bytes(frame))
         if not expect_reply:
             return None
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                reply = Ether(self.sock.recv(65535)).getlayer(BOOTP)
-            except socket.timeout:
-                return None
+        for data in datagrams(self.sock, self.timeout):
+            reply = Ether(data).getlayer(BOOTP)
             if reply is not None and reply.op == 2 and reply.xid == xid and DHCP in reply:
                 kind = next(o[1] for o in reply[DHCP].options if isinstance(o, tuple) and o[0] == "message-type")
                 return "DHCP" + DHCPTypes.get(kind, "UNKNOWN").upper(), reply

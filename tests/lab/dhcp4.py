@@ -10,7 +10,6 @@ answers the relay on port 67.
 
 import random
 import socket
-import time
 from dataclasses import dataclass, field
 
 from scapy.layers.dhcp import BOOTP, DHCP, DHCPTypes
@@ -18,6 +17,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from .netns import CLIENT_IFACE, RELAY_V4, SERVER_IFACE, SERVER_V4
+from .wait import datagrams
 
 _ETH_P_IP = 0x0800
 _BROADCAST_FLAG = 0x8000
@@ -175,13 +175,8 @@ class Dhcp4Client:
     def _receive(self, sock, parse, xid):
         """The first server reply with transaction id `xid` read from `sock`
         (`parse` turns bytes into a BOOTP layer or None), or None at timeout."""
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                bootp = parse(sock.recv(65535))
-            except socket.timeout:
-                return None
+        for data in datagrams(sock, self.timeout):
+            bootp = parse(data)
             if bootp is not None and bootp.op == 2 and bootp.xid == xid and DHCP in bootp:
                 return _reply(bootp)
         return None

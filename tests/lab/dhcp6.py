@@ -9,13 +9,13 @@ address (HWADDR_SOURCE 2 = DUID).
 
 import random
 import socket
-import time
 from dataclasses import dataclass, field
 
 from scapy.config import conf
 from scapy.layers import dhcp6 as d6
 
 from .netns import CLIENT_IFACE
+from .wait import datagrams
 
 ALL_SERVERS = "ff02::1:2"
 
@@ -129,13 +129,8 @@ class LinkLocalSender:
         """Send `pkt` to ff02::1:2 from `port`; yield what comes back until timeout."""
         sock = self._socket(port)
         sock.sendto(bytes(pkt), (ALL_SERVERS, 547, 0, self.ifindex))
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                reply = _dissect(sock.recv(65535))
-            except socket.timeout:
-                return
+        for data in datagrams(sock, self.timeout):
+            reply = _dissect(data)
             if reply is not None:
                 yield reply
 

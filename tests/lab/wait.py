@@ -2,6 +2,7 @@
 time_limit() bounds whole blocks (a test, a shared scenario)."""
 
 import signal
+import socket
 import time
 from contextlib import contextmanager
 
@@ -22,6 +23,18 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
         if time.monotonic() >= deadline:
             raise WaitTimeout(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def datagrams(sock, timeout):
+    """Yield what `sock` receives (bytes), one datagram at a time, until
+    `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            yield sock.recv(65535)
+        except socket.timeout:
+            return
 
 
 @contextmanager
