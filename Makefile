@@ -41,7 +41,7 @@ KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
 .PHONY: all core install uninstall install-doc uninstall-doc deb clean test check test-unit test-sanitize test-valgrind \
-        test-e2e test-tsan test-fuzz demo bench deps docs docs-check format format-check
+        test-e2e test-tsan test-fuzz test-starved demo bench deps docs docs-check format format-check
 
 all: $(LIBRARY)
 
@@ -133,6 +133,12 @@ check:
 
 test-e2e: $(LIBRARY)
 	$(PYTHON) -m pytest -q tests/e2e
+
+# The whole suite on a starved machine, to show that no test depends on this machine's speed:
+# first with every process on one core, then with two CPU-bound processes competing throughout.
+test-starved: deps
+	sh tools/under-load.sh pinned $(MAKE) check
+	sh tools/under-load.sh contended $(MAKE) check
 
 $(BUILD)/vars_doc: tools/vars_doc.c $(CORE_LIB)
 	$(CC) $(CORE_CFLAGS) $(CFLAGS) -Isrc $< $(CORE_LIB) -o $@

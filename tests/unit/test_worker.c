@@ -267,7 +267,7 @@ static pid_t worker_pid(struct fixture *f, size_t nth, int64_t *started_ms)
 /* Waits until the worker has written its $STARTS line (`n` lines in all). */
 static void wait_started(struct fixture *f, size_t n)
 {
-    int64_t end = now_ms() + 5000;
+    int64_t end = now_ms() + scaled_ms(5000);
     while (count_lines(f->starts) < n && now_ms() < end)
         sleep_ms(5);
     assert_int_equal(count_lines(f->starts), n);
@@ -368,11 +368,11 @@ static void test_exit_after_each_event_restarts(void **state)
         assert_int_equal(rs_worker_deliver(w, "lease4_select", envp, true), RS_OUTCOME_SUCCESS);
         returned[i] = now_ms() - t0;
     }
-    /* A new worker for each event, never two starts within a second. */
-    assert_true(returned[0] < 1000);
+    /* A new worker for each event, never two starts within a second, and no longer a pause. */
+    assert_true(returned[0] < slack_ms());
     assert_true(returned[1] >= 1000);
     assert_true(returned[2] >= 2000);
-    assert_true(returned[2] < 4000);
+    assert_true(returned[2] < 2000 + slack_ms());
     assert_int_equal(count_lines(f->starts), 3);
     pid_t pids[3];
     for (int i = 0; i < 3; i++)
@@ -430,7 +430,7 @@ static void test_unanswered_event_delivered_again(void **state)
     char *const plain[] = {"SEQ=3", NULL};
     /* ... nor a new worker for the next event, which is not run. */
     assert_int_equal(rs_worker_deliver(w, "lease4_expire", plain, false), RS_OUTCOME_NOT_RUN);
-    assert_true(now_ms() - t1 < 900);
+    assert_true(now_ms() - t1 < slack_ms());
     assert_int_equal(count_lines(f->starts), 2);
     /* A second later, a new one takes it. */
     sleep_ms(1100);
@@ -451,12 +451,12 @@ static void test_hanging_worker_times_out(void **state)
     int64_t t0 = now_ms();
     assert_int_equal(rs_worker_deliver(w, "pkt4_receive", hang, false), RS_OUTCOME_TIMEOUT);
     int64_t elapsed = now_ms() - t0;
-    assert_in_range(elapsed, 190, 1000);
+    assert_in_range(elapsed, 190, 200 + slack_ms());
     assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 1);
     assert_int_equal(rec_count_text(&f->rec, RS_MSG_TIMEOUT, "no answer within its timeout"), 1);
     /* SIGTERM, then the supervisor reaps it. */
     assert_true(wait_process_gone(pid, 2000));
-    int64_t end = now_ms() + 2000;
+    int64_t end = now_ms() + scaled_ms(2000);
     while ((rs_supervisor_jobs(f->sup) > 0 || count_children() > 0) && now_ms() < end)
         sleep_ms(5);
     assert_int_equal(rs_supervisor_jobs(f->sup), 0);
@@ -480,7 +480,7 @@ static void test_chatty_hanging_worker_times_out(void **state)
     char *const chatter[] = {"ACTION=stderr-forever", NULL};
     int64_t t0 = now_ms();
     assert_int_equal(rs_worker_deliver(w, "pkt4_receive", chatter, false), RS_OUTCOME_TIMEOUT);
-    assert_in_range(now_ms() - t0, 190, 1500);
+    assert_in_range(now_ms() - t0, 190, 200 + slack_ms());
     assert_int_equal(rec_count_text(&f->rec, RS_MSG_TIMEOUT, "no answer within its timeout"), 1);
     assert_true(wait_process_gone(pid, 3000));
     worker_stop(f, 5000);
@@ -507,7 +507,8 @@ static void test_garbage_answer_restarts(void **state)
     char *const endless[] = {"SEQ=2", "ACTION=long", NULL};
     int64_t t0 = now_ms();
     assert_int_equal(rs_worker_deliver(w, "lease6_select", endless, false), RS_OUTCOME_FAILED);
-    assert_true(now_ms() - t0 < 900);
+    assert_true(now_ms() - t0 < slack_ms());
+    assert_int_equal(count_lines(f->starts), 2);
     assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_PROTOCOL), 2);
     pid_t second = worker_pid(f, 1, NULL);
     assert_true(wait_process_gone(second, 2000));
@@ -527,7 +528,7 @@ static void test_closed_stdin_alive_is_broken(void **state)
     char *const next[] = {"SEQ=2", NULL};
     int64_t t0 = now_ms();
     assert_int_equal(rs_worker_deliver(w, "lease4_renew", next, false), RS_OUTCOME_FAILED);
-    assert_in_range(now_ms() - t0, 0, 2000);
+    assert_in_range(now_ms() - t0, 0, slack_ms());
     assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_PROTOCOL), 1);
     assert_true(wait_process_gone(pid, 3000));
     assert_int_equal(count_lines(f->out), 1);
@@ -664,10 +665,8 @@ static void test_stderr_flood_does_not_block(void **state)
     /* 240 kB, more than a pipe holds: read while waiting for the answer, or the worker would
      * block on it and never answer. */
     char *const envp[] = {"SEQ=1", "ACTION=stderr-flood", NULL};
-    int64_t t0 = now_ms();
     assert_int_equal(rs_worker_deliver(w, "pkt6_send", envp, false), RS_OUTCOME_SUCCESS);
-    assert_true(now_ms() - t0 < 4000);
-    /* Logged up to the limit of a delivery. */
+    /* Logged up to the limit of a delivery (and answered before the timeout: see below). */
     assert_int_equal(rec_count(&f->rec, RS_MSG_STDERR), RS_JOB_MAX_LINES);
     assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDERR, "(worker): flood 0000 xxx"), 1);
     assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 0);
@@ -684,8 +683,8 @@ static void test_stop_closes_stdin(void **state)
     pid_t pid = worker_pid(f, 0, NULL);
     int64_t t0 = now_ms();
     worker_stop(f, 5000);
-    /* It saw EOF and exited by itself, long before the grace. */
-    assert_true(now_ms() - t0 < 2000);
+    /* It saw EOF and exited by itself, before the grace ran out (no SIGTERM: see below). */
+    assert_true(now_ms() - t0 < 5000);
     assert_true(wait_process_gone(pid, 100));
     assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 0);
     assert_int_equal(rec_count(&f->rec, RS_MSG_KILLED_BY_SIGNAL), 0);
@@ -704,7 +703,7 @@ static void test_stop_terminates_after_grace(void **state)
     pid_t pid = worker_pid(f, 0, NULL);
     int64_t t0 = now_ms();
     worker_stop(f, 300);
-    assert_in_range(now_ms() - t0, 290, 1500);
+    assert_in_range(now_ms() - t0, 290, 300 + slack_ms());
     assert_true(wait_process_gone(pid, 100));
     /* Told, then terminated. */
     assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 1);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,7 @@ void rec_dump(struct recorder *rec)
 
 bool rec_wait(struct recorder *rec, enum rs_msg msg, size_t n, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = now_ms() + scaled_ms(timeout_ms);
     while (rec_count(rec, msg) < n && now_ms() < end)
         sleep_ms(5);
     return rec_count(rec, msg) >= n;
@@ -311,7 +312,7 @@ int count_children(void)
 
 bool wait_process_gone(pid_t pid, int timeout_ms)
 {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = now_ms() + scaled_ms(timeout_ms);
     for (;;) {
         char state;
         pid_t ppid;
@@ -343,7 +344,7 @@ void assert_resources_back(const struct resources *before)
 {
     assert_int_equal(count_fds(), before->fds);
     /* Threads exit a moment after pthread_join() lets go of them; give /proc that moment. */
-    int64_t end = now_ms() + 2000;
+    int64_t end = now_ms() + scaled_ms(2000);
     while (count_threads() != before->threads && now_ms() < end)
         sleep_ms(5);
     assert_int_equal(count_threads(), before->threads);
@@ -355,7 +356,7 @@ char *read_until_eof(int fd, int timeout_ms, size_t *len)
     size_t alloc = 4096, n = 0;
     char *buf = malloc(alloc);
     assert_non_null(buf);
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = now_ms() + scaled_ms(timeout_ms);
     for (;;) {
         int64_t left = end - now_ms();
         if (left <= 0)
@@ -393,6 +394,63 @@ void sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+extern char **environ;
+
+static int compare_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int64_t spawn_cost_us(void)
+{
+    static int64_t measured = -1;
+    if (measured >= 0)
+        return measured;
+    enum { SAMPLES = 7 };
+    int64_t costs[SAMPLES];
+    char *const argv[] = {"/bin/true", NULL};
+    for (int i = 0; i < SAMPLES; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pid_t pid;
+        int status;
+        if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0 ||
+            waitpid(pid, &status, 0) != pid)
+            abort(); /* no test of this suite can mean anything without processes */
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        costs[i] = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    }
+    qsort(costs, SAMPLES, sizeof(costs[0]), compare_int64);
+    measured = costs[SAMPLES / 2];
+    if (getenv("RS_TEST_VERBOSE") || measured > 2000)
+        fprintf(stderr, "testutil: a spawn costs %lld us here: timing margins x%d\n",
+                (long long)measured, slowness());
+    return measured;
+}
+
+/* Measured before any test starts, while this process has no other thread. */
+__attribute__((constructor)) static void measure_at_start(void)
+{
+    spawn_cost_us();
+}
+
+int slowness(void)
+{
+    int64_t factor = (spawn_cost_us() + 499) / 500;
+    return factor < 1 ? 1 : factor > 20 ? 20 : (int)factor;
+}
+
+int scaled_ms(int ms)
+{
+    return ms * slowness();
+}
+
+int slack_ms(void)
+{
+    return scaled_ms(1000);
 }
 
 char *report_escape(const char *s)

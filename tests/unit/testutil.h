@@ -47,7 +47,8 @@ size_t rec_count_severity(struct recorder *rec, enum rs_severity severity);
 char *rec_text(struct recorder *rec, enum rs_msg msg, size_t nth);
 /* Prints everything recorded: for diagnosing a failure. */
 void rec_dump(struct recorder *rec);
-/* Waits up to `timeout_ms` for at least `n` messages `msg`; returns whether they came. */
+/* Waits up to scaled_ms(`timeout_ms`) for at least `n` messages `msg`; returns whether they
+ * came. */
 bool rec_wait(struct recorder *rec, enum rs_msg msg, size_t n, int timeout_ms);
 
 /* --- files --- */
@@ -92,7 +93,7 @@ int count_threads(void);
 int count_zombie_children(void);
 /* Number of children of this process, running or not (from /proc). */
 int count_children(void);
-/* True once /proc/pid is gone or a zombie, waiting up to `timeout_ms`. */
+/* True once /proc/pid is gone or a zombie, waiting up to scaled_ms(`timeout_ms`). */
 bool wait_process_gone(pid_t pid, int timeout_ms);
 /* Asserts this process has no child left: no zombie, nothing for waitpid(-1, WNOHANG). */
 void assert_no_children(void);
@@ -105,12 +106,30 @@ struct resources resources_now(void);
 /* Asserts nothing is left since `before`: descriptor, thread, child or zombie. */
 void assert_resources_back(const struct resources *before);
 
-/* Reads `fd` (non-blocking is fine) until EOF or `timeout_ms`; returns a malloc'ed,
+/* Reads `fd` (non-blocking is fine) until EOF or scaled_ms(`timeout_ms`); returns a malloc'ed,
  * NUL-terminated buffer and its length in *len. */
 char *read_until_eof(int fd, int timeout_ms, size_t *len);
 
 int64_t now_ms(void);
 void sleep_ms(int ms);
+
+/* --- time on a machine of unknown speed ---
+ *
+ * One machine of this project's kind starts a process in 0.5 ms, another in 7 ms, and a test run
+ * may share its cores with other work. A timing window's lower bound comes from the code under
+ * test (a timeout never fires early) and stays exact; its upper bound, and every deadline for
+ * something that should happen "soon", is stretched by how slow this machine measured when the
+ * binary started, never by a constant tuned on one box. */
+
+/* What starting and reaping one process costs here, in microseconds: the median of a few
+ * posix_spawn() + waitpid() of /bin/true, measured at the first call (from the main thread). */
+int64_t spawn_cost_us(void);
+/* How many times slower than a quick machine (0.5 ms a spawn) this one is: 1 to 20. */
+int slowness(void);
+/* A deadline of `ms` on a quick machine, stretched by slowness(). */
+int scaled_ms(int ms);
+/* The margin above the expected end of a timing window: 1 s on a quick machine, scaled. */
+int slack_ms(void);
 
 /* --- inherit_report's output --- */
 
