@@ -34,7 +34,9 @@ KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT
 KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-log \
             -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions -pthread
 
-CORE_SRC := $(wildcard src/core/*.c)
+# The core: src/core, and the parts with rooms of their own (src/spool). No Kea include.
+CORE_SRC := $(wildcard src/core/*.c src/spool/*.c)
+CORE_HDR := $(wildcard src/core/*.h src/spool/*.h)
 KEA_SRC  := $(wildcard src/kea/*.cc)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
@@ -47,11 +49,15 @@ all: $(LIBRARY)
 
 core: $(CORE_LIB)
 
-$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+$(BUILD)/core/%.o: src/core/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/kea/%.o: src/kea/%.cc $(wildcard src/kea/*.h src/core/*.h)
+$(BUILD)/spool/%.o: src/spool/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/kea/%.o: src/kea/%.cc $(wildcard src/kea/*.h) $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CXX) $(KEA_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
@@ -150,7 +156,7 @@ docs: $(BUILD)/vars_doc
 docs-check: $(BUILD)/vars_doc
 	$(PYTHON) tools/splice_docs.py --check README.md $(BUILD)/vars_doc
 
-FORMAT_FILES := $(wildcard src/core/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
+FORMAT_FILES := $(wildcard src/core/*.[ch] src/spool/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
                           tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -163,7 +169,7 @@ format-check:
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/core/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) $< $(CORE_SRC) -pthread -o $@
 

@@ -10,15 +10,16 @@
 # The helper that the tests run as their "script" is built once, without sanitizers: it stands
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
-UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay
+UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay \
+               spool
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
 TSAN_DIR    := $(BUILD)/unit-tsan
-TSAN_NAMES  := queue supervisor worker engine
+TSAN_NAMES  := queue supervisor worker engine spool
 UNIT_HELPER := $(UNIT_DIR)/inherit_report
 
 UNIT_CFLAGS      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -pthread
-UNIT_TEST_CFLAGS := $(UNIT_CFLAGS) -iquote src/core -iquote tests/unit \
+UNIT_TEST_CFLAGS := $(UNIT_CFLAGS) -iquote src/core -iquote src -iquote tests/unit \
                     -DINHERIT_REPORT_PATH='"$(abspath $(UNIT_HELPER))"'
 UNIT_CORE_CFLAGS := $(CORE_CFLAGS) -g -O1 -pthread
 SANITIZE_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -34,19 +35,19 @@ TSAN_BINS := $(TSAN_NAMES:%=$(TSAN_DIR)/test_%)
 
 # $(1): build directory of the variant; $(2): extra compile and link flags.
 define RS_UNIT_VARIANT
-$(1)/core/%.o: src/core/%.c $(wildcard src/core/*.h) tests/unit/tests.mk
+$(1)/lib/%.o: src/%.c $(CORE_HDR) tests/unit/tests.mk
 	@mkdir -p $$(@D)
 	$$(CC) $$(UNIT_CORE_CFLAGS) $(2) -c $$< -o $$@
 
-$(1)/tests/%.o: tests/unit/%.c $(wildcard src/core/*.h tests/unit/*.h) tests/unit/tests.mk
+$(1)/tests/%.o: tests/unit/%.c $(CORE_HDR) $(wildcard tests/unit/*.h) tests/unit/tests.mk
 	@mkdir -p $$(@D)
 	$$(CC) $$(UNIT_TEST_CFLAGS) $(2) -c $$< -o $$@
 
-$(1)/test_%: $(1)/tests/test_%.o $(1)/tests/testutil.o $(CORE_SRC:src/core/%.c=$(1)/core/%.o)
+$(1)/test_%: $(1)/tests/test_%.o $(1)/tests/testutil.o $(CORE_SRC:src/%.c=$(1)/lib/%.o)
 	$$(CC) $(2) -pthread -o $$@ $$^ -lcmocka -lm
 
 .SECONDARY: $(UNIT_NAMES:%=$(1)/tests/test_%.o) $(1)/tests/testutil.o \
-            $(CORE_SRC:src/core/%.c=$(1)/core/%.o)
+            $(CORE_SRC:src/%.c=$(1)/lib/%.o)
 endef
 
 $(eval $(call RS_UNIT_VARIANT,$(UNIT_DIR),))
