@@ -25,13 +25,6 @@ struct segment {
     bool sealed;   /* damaged or with a failed write behind `size`: never appended to again */
 };
 
-/* Where a record read but not yet acknowledged ends: what rs_spool_ack() moves the cursor to. */
-struct read_mark {
-    uint64_t seq;
-    uint64_t segment; /* its segment's first_seq */
-    uint64_t end;
-};
-
 struct rs_spool {
     int dir_fd;
     uint64_t limit_bytes, segment_bytes;
@@ -51,8 +44,6 @@ struct rs_spool {
     int read_fd;
     uint64_t read_segment; /* first_seq of the segment read_fd reads */
     uint64_t read_offset;
-    struct read_mark *marks; /* records read and not acknowledged, oldest first */
-    size_t marks_head, marks_nr, marks_alloc;
 };
 
 /* --- CRC-32C --- */
@@ -451,7 +442,6 @@ void rs_spool_close(struct rs_spool *s)
     close(s->dir_fd);
     pthread_mutex_destroy(&s->lock);
     free(s->segments);
-    free(s->marks);
     free(s);
 }
 
@@ -489,7 +479,7 @@ static int writable_segment(struct rs_spool *s)
     return 0;
 }
 
-int rs_spool_append(struct rs_spool *s, const void *data, size_t len)
+int rs_spool_append(struct rs_spool *s, const void *data, size_t len, struct rs_spool_pos *pos)
 {
     if (len > RS_SPOOL_MAX_RECORD)
         return -EMSGSIZE;
@@ -509,6 +499,8 @@ int rs_spool_append(struct rs_spool *s, const void *data, size_t len)
         struct iovec iov[2] = {{header, sizeof(header)}, {(void *)data, len}};
         ssize_t wrote = writev(s->write_fd, iov, len ? 2 : 1);
         if (wrote == (ssize_t)size) {
+            if (pos)
+                *pos = (struct rs_spool_pos){s->next_seq, last->first_seq, last->size + size};
             last->size += size;
             s->total_bytes += size;
             s->next_seq++;
@@ -532,25 +524,6 @@ int rs_spool_append(struct rs_spool *s, const void *data, size_t len)
 }
 
 /* --- reading --- */
-
-static int push_mark(struct rs_spool *s, struct read_mark mark)
-{
-    if (s->marks_head + s->marks_nr == s->marks_alloc) {
-        if (s->marks_head) {
-            memmove(s->marks, s->marks + s->marks_head, s->marks_nr * sizeof(*s->marks));
-            s->marks_head = 0;
-        } else {
-            size_t alloc = s->marks_alloc ? s->marks_alloc * 2 : 64;
-            struct read_mark *grown = realloc(s->marks, alloc * sizeof(*grown));
-            if (!grown)
-                return -ENOMEM;
-            s->marks = grown;
-            s->marks_alloc = alloc;
-        }
-    }
-    s->marks[s->marks_head + s->marks_nr++] = mark;
-    return 0;
-}
 
 int rs_spool_read(struct rs_spool *s, struct rs_spool_record *record)
 {
@@ -610,48 +583,48 @@ int rs_spool_read(struct rs_spool *s, struct rs_spool_record *record)
             continue;
         }
         uint64_t record_end = s->read_offset + RS_SPOOL_HEADER_SIZE + len;
-        rc = push_mark(s, (struct read_mark){seq, s->read_segment, record_end});
-        if (rc) {
-            free(data);
-            return rc;
-        }
         s->read_offset = record_end;
-        *record = (struct rs_spool_record){seq, data, len};
+        *record = (struct rs_spool_record){{seq, s->read_segment, record_end}, data, len};
         return 0;
     }
+}
+
+static void read_from(struct rs_spool *s, uint64_t segment, uint64_t offset)
+{
+    if (s->read_fd >= 0 && s->read_segment != segment) {
+        close(s->read_fd);
+        s->read_fd = -1;
+    }
+    s->read_segment = segment;
+    s->read_offset = offset;
+}
+
+void rs_spool_seek(struct rs_spool *s, const struct rs_spool_pos *pos)
+{
+    read_from(s, pos->segment, pos->end);
 }
 
 void rs_spool_rewind(struct rs_spool *s)
 {
-    if (s->read_fd >= 0)
-        close(s->read_fd);
-    s->read_fd = -1;
-    s->marks_head = s->marks_nr = 0;
     pthread_mutex_lock(&s->lock);
-    s->read_segment = s->cursor_segment;
-    s->read_offset = s->cursor_offset;
+    uint64_t segment = s->cursor_segment, offset = s->cursor_offset;
     pthread_mutex_unlock(&s->lock);
+    read_from(s, segment, offset);
 }
 
-int rs_spool_ack(struct rs_spool *s, uint64_t seq)
+int rs_spool_ack(struct rs_spool *s, const struct rs_spool_pos *pos)
 {
-    struct read_mark mark;
-    bool moved = false;
-    while (s->marks_nr && s->marks[s->marks_head].seq <= seq) {
-        mark = s->marks[s->marks_head++];
-        s->marks_nr--;
-        moved = true;
-    }
-    if (!s->marks_nr)
-        s->marks_head = 0;
-    if (!moved)
-        return 0;
+    struct rs_spool_pos mark = *pos;
 
     /* Segments older than the cursor's hold nothing left to deliver. They leave the list now,
      * and the disk once the new cursor is there: a crash in between leaves them to the next
      * acknowledgement. The files are handled outside the lock, which Kea's threads take to
      * append. */
     pthread_mutex_lock(&s->lock);
+    if (mark.seq < s->cursor_seq) {
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
     s->cursor_seq = mark.seq + 1;
     s->cursor_segment = mark.segment;
     s->cursor_offset = mark.end;

@@ -27,8 +27,12 @@
  * so it survives the process (a stop, kill -9, a crash), not a power cut or a kernel crash: there
  * is no fsync. After a crash, records delivered but not yet acknowledged are delivered again.
  *
+ * Every record has a position: its sequence number and where it ends on disk. Appending and
+ * reading both give it, and acknowledging takes it, so a record that was appended and then
+ * delivered from memory is acknowledged without ever being read back.
+ *
  * Threads: rs_spool_append() and rs_spool_stats() from any thread; rs_spool_read(),
- * rs_spool_rewind() and rs_spool_ack() from one reader thread at a time.
+ * rs_spool_seek(), rs_spool_rewind() and rs_spool_ack() from one reader thread at a time.
  *
  * Errors are negative errno values.
  */
@@ -62,12 +66,20 @@ struct rs_spool_recovery {
 int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
                   struct rs_spool_recovery *recovery);
 
-/* Appends one record. -ENOSPC: past the limit, or the disk is full (nothing was written);
- * -EMSGSIZE: larger than RS_SPOOL_MAX_RECORD; other: the write failed. */
-int rs_spool_append(struct rs_spool *spool, const void *data, size_t len);
+/* Where a record is: its sequence number, its segment and the offset where the next begins. */
+struct rs_spool_pos {
+    uint64_t seq;
+    uint64_t segment; /* the first_seq of its segment */
+    uint64_t end;
+};
+
+/* Appends one record and gives its position (`pos` may be NULL). -ENOSPC: past the limit, or
+ * the disk is full (nothing was written); -EMSGSIZE: larger than RS_SPOOL_MAX_RECORD; other: the
+ * write failed. */
+int rs_spool_append(struct rs_spool *spool, const void *data, size_t len, struct rs_spool_pos *pos);
 
 struct rs_spool_record {
-    uint64_t seq;
+    struct rs_spool_pos pos;
     void *data; /* malloc'ed; the caller frees it */
     size_t len;
 };
@@ -76,12 +88,15 @@ struct rs_spool_record {
  * A damaged record is skipped with what follows it in its segment (counted in `skipped`). */
 int rs_spool_read(struct rs_spool *spool, struct rs_spool_record *record);
 
+/* The next read starts after the record at `pos` (one appended or read before). */
+void rs_spool_seek(struct rs_spool *spool, const struct rs_spool_pos *pos);
+
 /* The next read starts again at the first record not acknowledged. */
 void rs_spool_rewind(struct rs_spool *spool);
 
-/* Every record up to `seq` (included) was delivered: the cursor moves past it, and spent
- * segments are removed. */
-int rs_spool_ack(struct rs_spool *spool, uint64_t seq);
+/* Every record up to the one at `pos` (included) was delivered: the cursor moves past it, and
+ * spent segments are removed. A position at or before the cursor changes nothing. */
+int rs_spool_ack(struct rs_spool *spool, const struct rs_spool_pos *pos);
 
 struct rs_spool_stats {
     uint64_t records;  /* appended and not acknowledged */

@@ -63,11 +63,11 @@ static void append(struct rs_spool *spool, int n)
 {
     char buf[128];
     size_t len = payload(buf, sizeof(buf), n);
-    assert_int_equal(rs_spool_append(spool, buf, len), 0);
+    assert_int_equal(rs_spool_append(spool, buf, len, NULL), 0);
 }
 
-/* Reads the next record and checks that it is record `n`, byte for byte; returns its seq. */
-static uint64_t expect_read(struct rs_spool *spool, int n)
+/* Reads the next record and checks that it is record `n`, byte for byte; returns where it is. */
+static struct rs_spool_pos expect_read(struct rs_spool *spool, int n)
 {
     char buf[128];
     size_t len = payload(buf, sizeof(buf), n);
@@ -76,7 +76,7 @@ static uint64_t expect_read(struct rs_spool *spool, int n)
     assert_int_equal(record.len, len);
     assert_memory_equal(record.data, buf, len);
     free(record.data);
-    return record.seq;
+    return record.pos;
 }
 
 static void expect_nothing(struct rs_spool *spool)
@@ -162,14 +162,14 @@ static void test_records_come_back_in_order_byte_exact(void **state)
     expect_nothing(spool);
     for (int i = 0; i < 100; i++)
         append(spool, i);
-    assert_int_equal(rs_spool_append(spool, "", 0), 0); /* an empty record is a record */
+    assert_int_equal(rs_spool_append(spool, "", 0, NULL), 0); /* an empty record is a record */
     struct rs_spool_stats stats;
     rs_spool_stats(spool, &stats);
     assert_int_equal(stats.records, 101);
     assert_int_equal(stats.appended, 101);
-    uint64_t first = expect_read(spool, 0);
+    uint64_t first = expect_read(spool, 0).seq;
     for (int i = 1; i < 100; i++)
-        assert_int_equal(expect_read(spool, i), first + (uint64_t)i);
+        assert_int_equal(expect_read(spool, i).seq, first + (uint64_t)i);
     struct rs_spool_record empty;
     assert_int_equal(rs_spool_read(spool, &empty), 0);
     assert_int_equal(empty.len, 0);
@@ -178,11 +178,45 @@ static void test_records_come_back_in_order_byte_exact(void **state)
     /* Read is not delivered: until acknowledged, they are all still there. */
     rs_spool_stats(spool, &stats);
     assert_int_equal(stats.records, 101);
-    assert_int_equal(rs_spool_ack(spool, empty.seq), 0);
+    assert_int_equal(rs_spool_ack(spool, &empty.pos), 0);
     rs_spool_stats(spool, &stats);
     assert_int_equal(stats.records, 0);
     rs_spool_close(spool);
     assert_resources_back(&f->before);
+}
+
+/* Records delivered from memory are acknowledged by the position their append gave; a reader
+ * that must take over seeks past those already in memory. */
+static void test_acknowledged_without_reading_and_seek(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_spool *spool = open_spool(f, 0, 256, NULL);
+    struct rs_spool_pos pos[30];
+    char buf[128];
+    for (int i = 0; i < 30; i++) {
+        size_t len = payload(buf, sizeof(buf), i);
+        assert_int_equal(rs_spool_append(spool, buf, len, &pos[i]), 0);
+        assert_int_equal(pos[i].seq, pos[0].seq + (uint64_t)i);
+    }
+    size_t segments = count_segments(f);
+    assert_int_equal(rs_spool_ack(spool, &pos[14]), 0);
+    assert_true(count_segments(f) < segments);
+    /* An older position changes nothing. */
+    assert_int_equal(rs_spool_ack(spool, &pos[3]), 0);
+    struct rs_spool_stats stats;
+    rs_spool_stats(spool, &stats);
+    assert_int_equal(stats.records, 15);
+    /* 15 to 19 are in memory: reading starts after them. */
+    rs_spool_seek(spool, &pos[19]);
+    for (int i = 20; i < 30; i++)
+        expect_read(spool, i);
+    expect_nothing(spool);
+    /* And a restart resumes after the acknowledged, memory or not. */
+    rs_spool_close(spool);
+    spool = open_spool(f, 0, 256, NULL);
+    for (int i = 15; i < 30; i++)
+        expect_read(spool, i);
+    rs_spool_close(spool);
 }
 
 static void test_too_large_is_refused(void **state)
@@ -191,8 +225,8 @@ static void test_too_large_is_refused(void **state)
     struct rs_spool *spool = open_spool(f, 0, 0, NULL);
     char *big = calloc(1, RS_SPOOL_MAX_RECORD + 1);
     assert_non_null(big);
-    assert_int_equal(rs_spool_append(spool, big, RS_SPOOL_MAX_RECORD + 1), -EMSGSIZE);
-    assert_int_equal(rs_spool_append(spool, big, RS_SPOOL_MAX_RECORD), 0);
+    assert_int_equal(rs_spool_append(spool, big, RS_SPOOL_MAX_RECORD + 1, NULL), -EMSGSIZE);
+    assert_int_equal(rs_spool_append(spool, big, RS_SPOOL_MAX_RECORD, NULL), 0);
     free(big);
     rs_spool_close(spool);
 }
@@ -204,9 +238,9 @@ static void test_rewind_hands_out_the_unacknowledged_again(void **state)
     for (int i = 0; i < 5; i++)
         append(spool, i);
     expect_read(spool, 0);
-    uint64_t second = expect_read(spool, 1);
+    struct rs_spool_pos second = expect_read(spool, 1);
     expect_read(spool, 2);
-    assert_int_equal(rs_spool_ack(spool, second), 0);
+    assert_int_equal(rs_spool_ack(spool, &second), 0);
     /* A delivery of 2 failed: from 2 again, not from 0 and not from 3. */
     rs_spool_rewind(spool);
     for (int i = 2; i < 5; i++)
@@ -223,8 +257,8 @@ static void test_reopen_resumes_after_the_acknowledged(void **state)
         append(spool, i);
     for (int i = 0; i < 3; i++)
         expect_read(spool, i);
-    uint64_t acked = expect_read(spool, 3);
-    assert_int_equal(rs_spool_ack(spool, acked), 0);
+    struct rs_spool_pos acked = expect_read(spool, 3);
+    assert_int_equal(rs_spool_ack(spool, &acked), 0);
     expect_read(spool, 4); /* read, never acknowledged: a crash before the answer */
     rs_spool_close(spool);
 
@@ -237,7 +271,7 @@ static void test_reopen_resumes_after_the_acknowledged(void **state)
         expect_read(spool, i);
     /* New records follow the old ones. */
     append(spool, 10);
-    assert_int_equal(expect_read(spool, 10), acked + 7);
+    assert_int_equal(expect_read(spool, 10).seq, acked.seq + 7);
     expect_nothing(spool);
     rs_spool_close(spool);
     assert_resources_back(&f->before);
@@ -290,15 +324,15 @@ static void test_segments_roll_over_and_go_once_delivered(void **state)
         append(spool, i);
     size_t segments = count_segments(f);
     assert_true(segments >= 5);
-    uint64_t seq = 0;
+    struct rs_spool_pos pos;
     for (int i = 0; i < 20; i++)
-        seq = expect_read(spool, i);
-    assert_int_equal(rs_spool_ack(spool, seq), 0);
+        pos = expect_read(spool, i);
+    assert_int_equal(rs_spool_ack(spool, &pos), 0);
     assert_true(count_segments(f) < segments);
     assert_true(count_segments(f) > 1);
     for (int i = 20; i < 40; i++)
-        seq = expect_read(spool, i);
-    assert_int_equal(rs_spool_ack(spool, seq), 0);
+        pos = expect_read(spool, i);
+    assert_int_equal(rs_spool_ack(spool, &pos), 0);
     /* The last stays, for the next record. */
     assert_int_equal(count_segments(f), 1);
     struct rs_spool_stats stats;
@@ -313,7 +347,7 @@ static void test_segments_roll_over_and_go_once_delivered(void **state)
     assert_int_equal(recovery.records, 0);
     expect_nothing(spool);
     append(spool, 40);
-    assert_int_equal(expect_read(spool, 40), seq + 1);
+    assert_int_equal(expect_read(spool, 40).seq, pos.seq + 1);
     rs_spool_close(spool);
 }
 
@@ -344,14 +378,14 @@ static void test_damage_skips_the_rest_of_its_segment(void **state)
     while (rs_spool_read(spool, &record) == 0) {
         char buf[128];
         if (seen == 0)
-            previous = record.seq - 1;
+            previous = record.pos.seq - 1;
         /* Which event it is, from the seq: they were appended 0, 1, 2... from seq 1. */
-        n = (int)record.seq - 1;
+        n = (int)record.pos.seq - 1;
         size_t len = payload(buf, sizeof(buf), n);
         assert_int_equal(record.len, len);
         assert_memory_equal(record.data, buf, len);
-        assert_true(record.seq > previous);
-        previous = record.seq;
+        assert_true(record.pos.seq > previous);
+        previous = record.pos.seq;
         seen++;
         free(record.data);
     }
@@ -371,7 +405,7 @@ static void test_limit_refuses_then_makes_room(void **state)
     char buf[128];
     for (int i = 0; i < 100; i++) {
         size_t len = payload(buf, sizeof(buf), i);
-        int rc = rs_spool_append(spool, buf, len);
+        int rc = rs_spool_append(spool, buf, len, NULL);
         if (rc == -ENOSPC)
             break;
         assert_int_equal(rc, 0);
@@ -384,10 +418,10 @@ static void test_limit_refuses_then_makes_room(void **state)
     assert_int_equal(stats.refused, 1);
     assert_int_equal(stats.records, appended);
     /* Delivered, they make room. */
-    uint64_t seq = 0;
+    struct rs_spool_pos pos;
     for (int i = 0; i < appended; i++)
-        seq = expect_read(spool, i);
-    assert_int_equal(rs_spool_ack(spool, seq), 0);
+        pos = expect_read(spool, i);
+    assert_int_equal(rs_spool_ack(spool, &pos), 0);
     append(spool, appended);
     expect_read(spool, appended);
     rs_spool_close(spool);
@@ -400,7 +434,8 @@ static void test_damaged_cursor_delivers_again_rather_than_lose(void **state)
     for (int i = 0; i < 4; i++)
         append(spool, i);
     expect_read(spool, 0);
-    assert_int_equal(rs_spool_ack(spool, expect_read(spool, 1)), 0);
+    struct rs_spool_pos second = expect_read(spool, 1);
+    assert_int_equal(rs_spool_ack(spool, &second), 0);
     rs_spool_close(spool);
     /* A power cut after the rename, before the data: an empty cursor. */
     char *cursor = NULL;
@@ -458,7 +493,7 @@ static void *write_many(void *arg)
     for (int i = 0; i < PER_WRITER; i++) {
         char buf[64];
         int len = snprintf(buf, sizeof(buf), "%d %d", w->id, i);
-        if (rs_spool_append(w->spool, buf, (size_t)len) != 0)
+        if (rs_spool_append(w->spool, buf, (size_t)len, NULL) != 0)
             w->failures++;
     }
     return NULL;
@@ -476,7 +511,7 @@ static void test_concurrent_writers_lose_nothing(void **state)
     /* The reader takes records while they are written, acknowledging as it goes. */
     int next[WRITERS] = {0};
     int total = 0;
-    uint64_t last_seq = 0;
+    struct rs_spool_pos last = {0, 0, 0};
     int64_t end = now_ms() + scaled_ms(20000);
     while (total < WRITERS * PER_WRITER && now_ms() < end) {
         struct rs_spool_record record;
@@ -496,18 +531,18 @@ static void test_concurrent_writers_lose_nothing(void **state)
         /* Each writer's records in the order it wrote them, none twice, none missing. */
         assert_int_equal(i, next[id]);
         next[id]++;
-        assert_true(record.seq > last_seq);
-        last_seq = record.seq;
+        assert_true(record.pos.seq > last.seq);
+        last = record.pos;
         free(record.data);
         if (++total % 100 == 0)
-            assert_int_equal(rs_spool_ack(spool, last_seq), 0);
+            assert_int_equal(rs_spool_ack(spool, &last), 0);
     }
     for (int i = 0; i < WRITERS; i++) {
         pthread_join(writers[i].thread, NULL);
         assert_int_equal(writers[i].failures, 0);
     }
     assert_int_equal(total, WRITERS * PER_WRITER);
-    assert_int_equal(rs_spool_ack(spool, last_seq), 0);
+    assert_int_equal(rs_spool_ack(spool, &last), 0);
     struct rs_spool_stats stats;
     rs_spool_stats(spool, &stats);
     assert_int_equal(stats.records, 0);
@@ -521,6 +556,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_known_value),
         cmocka_unit_test_setup_teardown(test_records_come_back_in_order_byte_exact, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_acknowledged_without_reading_and_seek, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_too_large_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewind_hands_out_the_unacknowledged_again, setup,
