@@ -164,8 +164,8 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-# Fuzzing (clang's libFuzzer, with ASan and UBSan): the worker framing and the configuration
-# reader, FUZZ_SECONDS each.
+# Fuzzing (clang's libFuzzer, with ASan and UBSan): the worker framing, the configuration reader
+# and the spool's event records, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all
@@ -173,9 +173,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) $< $(CORE_SRC) -pthread -o $@
 
-test-fuzz: $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_json
-	@mkdir -p $(BUILD)/fuzz/corpus-frame $(BUILD)/fuzz/corpus-json
+test-fuzz: $(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/fuzz_json $(BUILD)/fuzz/fuzz_event_record
+	@mkdir -p $(BUILD)/fuzz/corpus-frame $(BUILD)/fuzz/corpus-json $(BUILD)/fuzz/corpus-event_record
 	$(BUILD)/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)/fuzz/corpus-frame tests/fuzz/corpus/frame
 	$(BUILD)/fuzz/fuzz_json -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)/fuzz/corpus-json tests/fuzz/corpus/json
+	$(BUILD)/fuzz/fuzz_event_record -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)/fuzz/corpus-event_record tests/fuzz/corpus/event_record

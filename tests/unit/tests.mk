@@ -11,7 +11,7 @@
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
 UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay \
-               spool
+               spool event_record
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
 TSAN_DIR    := $(BUILD)/unit-tsan

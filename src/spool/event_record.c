@@ -1,0 +1,144 @@
+#include "event_record.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIXED_SIZE 12 /* version, attempts, hook length, key count, variable count */
+
+static unsigned char *put(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+int rs_event_record_encode(const char *hook, unsigned attempts, const uint64_t keys[],
+                           size_t nr_keys, char *const envp[], void **out, size_t *len)
+{
+    size_t hook_len = strlen(hook), nr_env = 0;
+    if (hook_len > UINT16_MAX || nr_keys > RS_EVENT_RECORD_MAX_KEYS || attempts > UINT8_MAX)
+        return -EINVAL;
+    size_t size = FIXED_SIZE + hook_len + nr_keys * 8;
+    for (; envp[nr_env]; nr_env++) {
+        size_t var_len = strlen(envp[nr_env]);
+        if (var_len > UINT32_MAX || nr_env == UINT32_MAX)
+            return -EINVAL;
+        size += 4 + var_len;
+    }
+    unsigned char *buf = malloc(size), *p = buf;
+    if (!buf)
+        return -ENOMEM;
+    p = put(p, RS_EVENT_RECORD_VERSION, 1);
+    p = put(p, attempts, 1);
+    p = put(p, hook_len, 2);
+    p = put(p, nr_keys, 4);
+    p = put(p, nr_env, 4);
+    memcpy(p, hook, hook_len);
+    p += hook_len;
+    for (size_t i = 0; i < nr_keys; i++)
+        p = put(p, keys[i], 8);
+    for (size_t i = 0; i < nr_env; i++) {
+        size_t var_len = strlen(envp[i]);
+        p = put(p, var_len, 4);
+        memcpy(p, envp[i], var_len);
+        p += var_len;
+    }
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+/* A cursor over the bytes being decoded: every take checks what is left. */
+struct reader {
+    const unsigned char *p;
+    size_t left;
+};
+
+static bool take(struct reader *r, uint64_t *v, int bytes)
+{
+    if (r->left < (size_t)bytes)
+        return false;
+    *v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        *v = *v << 8 | r->p[i];
+    r->p += bytes;
+    r->left -= (size_t)bytes;
+    return true;
+}
+
+/* A copy of the next `len` bytes as a C string, NULL when they are not all there or hold a NUL
+ * (which a C string could not carry: the record was not made by the encoder). */
+static char *take_string(struct reader *r, size_t len, int *rc)
+{
+    if (r->left < len || memchr(r->p, '\0', len)) {
+        *rc = -EBADMSG;
+        return NULL;
+    }
+    char *s = malloc(len + 1);
+    if (!s) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    memcpy(s, r->p, len);
+    s[len] = '\0';
+    r->p += len;
+    r->left -= len;
+    return s;
+}
+
+int rs_event_record_decode(const void *data, size_t len, struct rs_event_record *record)
+{
+    *record = (struct rs_event_record){0};
+    struct reader r = {data, len};
+    uint64_t version, attempts, hook_len, nr_keys, nr_env;
+    if (!take(&r, &version, 1) || !take(&r, &attempts, 1) || !take(&r, &hook_len, 2) ||
+        !take(&r, &nr_keys, 4) || !take(&r, &nr_env, 4) || version != RS_EVENT_RECORD_VERSION ||
+        nr_keys > RS_EVENT_RECORD_MAX_KEYS || nr_keys * 8 > r.left || nr_env * 4 > r.left)
+        return -EBADMSG;
+    int rc = 0;
+    record->attempts = (unsigned)attempts;
+    record->hook = take_string(&r, hook_len, &rc);
+    if (!record->hook)
+        return rc;
+    record->keys = malloc((nr_keys ? nr_keys : 1) * sizeof(*record->keys));
+    record->envp = calloc(nr_env + 1, sizeof(*record->envp));
+    if (!record->keys || !record->envp) {
+        rs_event_record_release(record);
+        return -ENOMEM;
+    }
+    record->nr_keys = nr_keys;
+    for (size_t i = 0; !rc && i < nr_keys; i++)
+        if (!take(&r, &record->keys[i], 8))
+            rc = -EBADMSG;
+    for (size_t i = 0; !rc && i < nr_env; i++) {
+        uint64_t var_len;
+        if (!take(&r, &var_len, 4)) {
+            rc = -EBADMSG;
+            break;
+        }
+        char *var = take_string(&r, var_len, &rc);
+        if (!var)
+            break;
+        record->envp[record->nr_env++] = var;
+        /* Only "NAME=value" is a variable; anything else the script would not see as one. */
+        if (var[0] == '=' || !strchr(var, '='))
+            rc = -EBADMSG;
+    }
+    if (!rc && r.left)
+        rc = -EBADMSG;
+    if (rc)
+        rs_event_record_release(record);
+    return rc;
+}
+
+void rs_event_record_release(struct rs_event_record *record)
+{
+    free(record->hook);
+    free(record->keys);
+    for (size_t i = 0; record->envp && i < record->nr_env; i++)
+        free(record->envp[i]);
+    free(record->envp);
+    *record = (struct rs_event_record){0};
+}
