@@ -16,7 +16,7 @@ from scapy.layers.l2 import Ether
 
 from lab.dhcp6 import LinkLocalSender, duid_ll
 from lab.netns import CLIENT_IFACE, SERVER_IFACE
-from lab.wait import datagrams
+from lab.wait import datagrams, reply_timeout
 
 _ETH_P_IP = 0x0800
 
@@ -59,10 +59,11 @@ class Raw4:
     """Broadcast DHCPv4 messages with any options, from the client namespace.
 
     options: scapy DHCP option tuples, by name or by code, e.g.
-    [("param_req_list", [1, 3, 6]), (81, b"...")]."""
+    [("param_req_list", [1, 3, 6]), (81, b"...")]. Answers are awaited for
+    `timeout` seconds (lab.wait.reply_timeout())."""
 
-    def __init__(self, net, timeout=3.0):
-        self.timeout = timeout
+    def __init__(self, net, timeout=None):
+        self.timeout = reply_timeout(timeout)
         self.server_mac = net.server.mac(SERVER_IFACE)
         with net.client.entered():
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_IP))

@@ -1,6 +1,8 @@
 """Fixtures for the end-to-end tests: a fresh lab (namespaces, veth, work
 directory) per test, torn down whatever happens, and a hard time limit per
-test so that nothing can hang the run.
+test so that nothing can hang the run. Like every bound in the lab, the limit
+is scaled to the machine's measured slowness (lab/pace.py), which the run
+reports.
 
 Needs root (namespaces, raw sockets) and Debian's python3 (scapy, pytest):
     /usr/bin/python3 -m pytest tests/e2e
@@ -16,27 +18,40 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from lab import Lab, sweep_stale  # noqa: E402  (needs the path above)
+from lab import Lab, pace, sweep_stale  # noqa: E402  (needs the path above)
 from lab.netns import PREFIX  # noqa: E402
 from lab.wait import time_limit as _time_limit  # noqa: E402
 
 # Our hook, once the Makefile has built it.
 HOOK_SO = REPO / "build" / "kea-hook-runscript.so"
-# Longest a test may take, set-up and teardown included; tests that wait
-# for leases to expire can ask for more with @pytest.mark.time_limit(s).
+# Longest a test may take on a fast machine, set-up and teardown included;
+# tests that wait for leases to expire can ask for more with
+# @pytest.mark.time_limit(s). Scaled to this machine.
 DEFAULT_TIME_LIMIT = 60
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "time_limit(seconds): hard limit for one test (default 60 s)")
+    config.addinivalue_line("markers", "time_limit(seconds): hard limit for one test on a fast machine "
+                                       "(default 60 s), scaled to this one")
     if os.geteuid() != 0:
         raise pytest.UsageError("tests/e2e need root: they create network namespaces and run Kea")
 
 
+def pytest_report_header(config):
+    """How slow this machine is, measured once for the whole run."""
+    return pace.describe()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The same at the end when -q hides the header: a run says what pace it assumed."""
+    if config.option.verbose < 0:
+        terminalreporter.write_line(pace.describe())
+
+
 @pytest.fixture(autouse=True)
 def time_limit(request):
-    """SIGALRM after the limit: raises in the test (or its teardown), so the
-    lab fixture still unwinds and cleans up."""
+    """SIGALRM after the limit (scaled by lab.wait.time_limit): raises in the
+    test (or its teardown), so the lab fixture still unwinds and cleans up."""
     marker = request.node.get_closest_marker("time_limit")
     limit = marker.args[0] if marker else DEFAULT_TIME_LIMIT
     with _time_limit(limit, request.node.nodeid):

@@ -3,11 +3,13 @@ the lab's server namespace on 127.0.0.1:53, with the zones of examples/dns-nsupd
 named.conf.local and a fresh TSIG key. Everything lives in one temporary directory; named runs in
 the foreground as our child (the lab's teardown kills whatever is left in the namespace)."""
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
 
 from lab.netns import stop_process
+from lab.pace import scaled
 from lab.wait import wait_until
 
 from examples_support import EXAMPLES
@@ -30,7 +32,7 @@ class Named:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.key = self.dir / "kea-ddns.key"
         key = subprocess.run(["tsig-keygen", "-a", "hmac-sha256", "kea-ddns"], capture_output=True,
-                             text=True, check=True, timeout=10).stdout
+                             text=True, check=True, timeout=scaled(10)).stdout
         self.key.write_text(key)
         # The example's zones, with its /etc/bind and /var/lib/bind in our directory.
         zones = (EXAMPLES / "dns-nsupdate" / "named.conf.local").read_text()
@@ -70,7 +72,7 @@ logging {{ channel stderr_ {{ stderr; severity info; }}; category default {{ std
 
     def dig(self, name, rrtype="A", check=True):
         """The answers (dig +short) for `name`/`rrtype`, as a sorted list."""
-        argv = ["dig", "+short", "+time=1", "+tries=2", f"@{SERVER}"]
+        argv = ["dig", "+short", f"+time={math.ceil(scaled(1))}", "+tries=2", f"@{SERVER}"]
         argv += ["-x", name] if rrtype == "PTR" else [name, rrtype]
         result = self.netns.run(argv, check=check, timeout=10)
         return sorted(result.stdout.split()) if result.returncode == 0 else []

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from lab import hook
+from lab import hook, slack
 from lab.kea import KeaError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -59,7 +59,7 @@ def test_load_and_unload_are_called_once_per_life(lab, hook_so):
 
     assert kea4.stop() == 0
     assert rec.hooks() == ["load", "unload", "load", "unload"]
-    time.sleep(0.3)  # nothing comes late either
+    time.sleep(slack())  # nothing comes late either
     assert rec.hooks() == ["load", "unload", "load", "unload"]
     assert [c.env for c in rec.calls()] == [{"PATH": DEFAULT_PATH, "SITE": "lab one"}] * 4
     assert len(kea4.log_lines("RUNSCRIPT_UNLOADED")) == 2

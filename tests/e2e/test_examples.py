@@ -4,6 +4,7 @@ server's namespace, nftables set contents, log lines, DNS records, a worker's st
 
 import ipaddress
 import json
+import math
 import os
 import pwd
 import re
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from lab import Lab
+from lab import Lab, scaled, slack
 from lab import kea as lab_kea
 from lab.netns import CLIENT_IFACE
 from lab.wait import wait_until
@@ -116,8 +117,10 @@ def _routes4(lab, address):
     return ip(lab.net.server, "-4", "route", "show", f"{address}/32").strip()
 
 
-def _ping(lab, target):
-    return lab.net.client.run(["ping", "-c1", "-W1", target], check=False, timeout=10).returncode == 0
+def _ping(lab, target, seconds):
+    """Whether one ping from the client gets its answer within `seconds`."""
+    return lab.net.client.run(["ping", "-c1", f"-W{math.ceil(seconds)}", target], check=False,
+                              timeout=10 + seconds).returncode == 0
 
 
 @pytest.mark.time_limit(60)
@@ -141,14 +144,14 @@ def test_ipv4_routes(lab, hook_so):
         destination, gateway = route.split(":")
         via = ["dev", CLIENT_IFACE] if gateway == "0.0.0.0" else ["via", gateway]
         ip(lab.net.client, "route", "add", "default" if destination == "0.0.0.0/0" else destination, *via)
-    assert _ping(lab, "192.0.2.1"), "the server cannot answer its client: no route to it"
+    assert _ping(lab, "192.0.2.1", scaled(3)), "the server cannot answer its client: no route to it"
 
     renewed = client.renew(mac, address)
     assert renewed.type == "DHCPACK" and _routes4(lab, address)
 
     client.release(mac, address, ack.server_id)
     wait_until(lambda: not _routes4(lab, address), timeout=5, what="the route to go at release")
-    assert not _ping(lab, "192.0.2.1")
+    assert not _ping(lab, "192.0.2.1", slack())
 
     other = client.dora("02:aa:bb:cc:dd:07").yiaddr
     assert _routes4(lab, other)

@@ -5,11 +5,10 @@ nothing is left behind."""
 import ipaddress
 import os
 import subprocess
-import time
 
 import pytest
 
-from lab import Lab, Recorder, hook
+from lab import Lab, Recorder, hook, wait_until
 from lab.kea import DEBIAN_HOOKS_DIR
 
 DEBIAN_RUN_SCRIPT = os.path.join(DEBIAN_HOOKS_DIR, "libdhcp_run_script.so")
@@ -72,14 +71,21 @@ def test_dhclient4_lease_and_release(lab):
 
 
 def test_perfdhcp_load_is_bounded(lab):
+    """perfdhcp starts a fixed number of DORAs and stops by itself; Kea
+    answers every message it sent. (On a busy machine perfdhcp may start a
+    few more, and then count the last answers as lost: see lab.perfdhcp.
+    What Kea answered is counted on Kea's side.)"""
     kea4 = lab.start_kea(lab.config4(multi_threading=True, log_debuglevel=0))
-    started = time.monotonic()
-    result = lab.perfdhcp(rate=200, duration=2, clients=200)
-    assert time.monotonic() - started < 10
-    assert result.returncode == 0, result.output
-    assert result.received("DISCOVER-OFFER") > 100
-    assert result.received("REQUEST-ACK") > 100
-    assert kea4.command("statistic-get", {"name": "pkt4-ack-sent"})["pkt4-ack-sent"][0][0] > 100
+    result = lab.perfdhcp(exchanges=200, rate=200)
+    assert result.returncode in (0, 3), result.output  # 3: "drops" (see above)
+    discovers, requests = result.sent("DISCOVER-OFFER"), result.sent("REQUEST-ACK")
+    assert discovers >= 200 and requests >= 200, result.output
+
+    def sent(name):
+        return kea4.command("statistic-get", {"name": name})[name][0][0]
+    wait_until(lambda: sent("pkt4-offer-sent") >= discovers and sent("pkt4-ack-sent") >= requests, timeout=5,
+               what=f"Kea to answer {discovers} DISCOVERs and {requests} REQUESTs")
+    assert (sent("pkt4-offer-sent"), sent("pkt4-ack-sent")) == (discovers, requests)
 
 
 # --- DHCPv6 ------------------------------------------------------------------

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from lab import hook
+from lab import hook, scaled
 
 from examples_support import EXAMPLES, REPO
 
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs a package wi
 def run(argv, **kwargs):
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
-    kwargs.setdefault("timeout", 120)
+    kwargs.setdefault("timeout", scaled(120))
     return subprocess.run(argv, **kwargs)
 
 

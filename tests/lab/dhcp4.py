@@ -5,11 +5,12 @@ used as the source MAC, exactly like a real client with that MAC, and the
 replies Kea unicasts to that MAC are seen although it is not veth-c's own
 (a veth delivers every frame; packet sockets get "other host" ones too).
 Relayed messages are ordinary UDP from RELAY_V4:67 to the server, which
-answers the relay on port 67.
+answers the relay on port 67. in_parallel() runs many clients at once.
 """
 
 import random
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from scapy.layers.dhcp import BOOTP, DHCP, DHCPTypes
@@ -17,7 +18,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from .netns import CLIENT_IFACE, RELAY_V4, SERVER_IFACE, SERVER_V4
-from .wait import datagrams
+from .wait import datagrams, reply_timeout
 
 _ETH_P_IP = 0x0800
 _BROADCAST_FLAG = 0x8000
@@ -47,6 +48,16 @@ def option82(circuit_id=None, remote_id=None, subscriber_id=None):
     return payload
 
 
+def _bootp_in_frame(data, xid):
+    """The BOOTP layer of an Ethernet frame if it carries a reply with
+    transaction id `xid`, else None. The xid is compared in the raw bytes
+    first: a packet socket sees every frame on the link, scapy parses only ours."""
+    bootp = 14 + (data[14] & 0x0F) * 4 + 8 if len(data) > 14 else len(data)  # Ethernet, IP, UDP
+    if data[bootp:bootp + 1] != b"\x02" or data[bootp + 4:bootp + 8] != xid.to_bytes(4, "big"):
+        return None
+    return Ether(data).getlayer(BOOTP)
+
+
 def _reply(bootp):
     options = {}
     for opt in bootp[DHCP].options:
@@ -64,11 +75,12 @@ class Dhcp4Client:
     as keyword arguments, optionally `hostname` (option 12), `vendor_class`
     (60), `client_id` (61, bytes or str), `xid`, `broadcast` (ask for
     broadcast replies). Methods that expect an answer return a Reply4, or
-    None if none came within `timeout` seconds."""
+    None if none came within `timeout` seconds (wait.reply_timeout(): by
+    default a generous deadline; a test that expects silence gives a short one)."""
 
-    def __init__(self, net, timeout=3.0):
+    def __init__(self, net, timeout=None):
         self.net = net
-        self.timeout = timeout
+        self.timeout = reply_timeout(timeout)
         self.server_mac = net.server.mac(SERVER_IFACE)
         with net.client.entered():
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_IP))
@@ -158,7 +170,7 @@ class Dhcp4Client:
         self._sock.send(bytes(frame))
         if not expect_reply:
             return None
-        return self._receive(self._sock, lambda data: Ether(data).getlayer(BOOTP), xid)
+        return self._receive(self._sock, lambda data: _bootp_in_frame(data, xid), xid)
 
     def _relayed(self, msg_type, mac, extra, rai, **ident):
         if self._relay_sock is None:
@@ -180,3 +192,21 @@ class Dhcp4Client:
             if bootp is not None and bootp.op == 2 and bootp.xid == xid and DHCP in bootp:
                 return _reply(bootp)
         return None
+
+
+def in_parallel(net, macs, exchange, clients=8):
+    """exchange(client, mac) for every MAC of `macs`, `clients` at a time:
+    each of that many threads has a Dhcp4Client (so a socket) of its own
+    and takes its share of the MACs in turn. Returns {mac: what exchange
+    returned}, once every one has finished; the first exception raised in
+    a thread is raised here. The load is a fixed amount of work, however
+    long the machine takes to do it."""
+    def share(macs_of_one):
+        with Dhcp4Client(net) as client:
+            return {mac: exchange(client, mac) for mac in macs_of_one}
+
+    results = {}
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for done in pool.map(share, [macs[i::clients] for i in range(clients)]):
+            results.update(done)
+    return results

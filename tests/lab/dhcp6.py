@@ -15,7 +15,7 @@ from scapy.config import conf
 from scapy.layers import dhcp6 as d6
 
 from .netns import CLIENT_IFACE
-from .wait import datagrams
+from .wait import datagrams, reply_timeout
 
 ALL_SERVERS = "ff02::1:2"
 
@@ -103,11 +103,12 @@ def _dissect(data):
 class LinkLocalSender:
     """UDP from veth-c's link-local address to ff02::1:2 port 547, in the
     client namespace of `net` (a Network): from port 546 as a client, from
-    port 547 as a relay agent."""
+    port 547 as a relay agent. Answers are awaited for `timeout` seconds
+    (wait.reply_timeout(): by default a generous deadline)."""
 
-    def __init__(self, net, timeout=3.0):
+    def __init__(self, net, timeout=None):
         self.net = net
-        self.timeout = timeout
+        self.timeout = reply_timeout(timeout)
         self.link_local = net.client.link_local(CLIENT_IFACE)
         self.ifindex = net.client.ifindex(CLIENT_IFACE)
         self._socks = {}

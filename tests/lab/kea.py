@@ -15,6 +15,7 @@ import subprocess
 
 from . import apparmor
 from .netns import RELAY_V4, SERVER_IFACE, stop_process
+from .pace import scaled
 from .wait import wait_until
 
 KEA_BIN = {4: "/usr/sbin/kea-dhcp4", 6: "/usr/sbin/kea-dhcp6"}
@@ -192,6 +193,14 @@ class KeaServer:
         """Log lines matching the regular expression `pattern`."""
         return [line for line in self.log().splitlines() if re.search(pattern, line)]
 
+    def log_position(self, pattern, last=False):
+        """Line number of the first (or the last) log line matching `pattern`,
+        None if there is none. Kea writes its log in the order things happen,
+        whichever thread logs them, so comparing positions says what came
+        first without trusting a clock."""
+        numbers = [n for n, line in enumerate(self.log().splitlines()) if re.search(pattern, line)]
+        return (numbers[-1] if last else numbers[0]) if numbers else None
+
     def wait_log(self, pattern, count=1, timeout=10):
         """Wait until at least `count` log lines match `pattern`; return them."""
         def enough():
@@ -201,13 +210,14 @@ class KeaServer:
 
     def command(self, name, arguments=None, timeout=10):
         """Send a control command (e.g. "leases-reclaim", "statistic-get-all")
-        over the unix socket; return the response's "arguments" (or text)."""
+        over the unix socket; return the response's "arguments" (or text).
+        `timeout` bounds each socket operation (scaled)."""
         request = {"command": name}
         if arguments is not None:
             request["arguments"] = arguments
         chunks = []
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
+            sock.settimeout(scaled(timeout))
             sock.connect(self.socket_path)
             sock.sendall(json.dumps(request).encode())
             while chunk := sock.recv(65536):  # Kea answers once, then closes
@@ -232,7 +242,7 @@ class KeaServer:
             raise KeaError(last)
 
     def stop(self, timeout=10):
-        """SIGTERM, then SIGKILL after `timeout`s. Returns Kea's exit status."""
+        """SIGTERM, then SIGKILL after `timeout`s (scaled). Returns Kea's exit status."""
         return stop_process(self.proc, timeout=timeout)
 
     close = stop  # every object a Lab owns closes the same way

@@ -16,7 +16,7 @@ import tempfile
 
 from . import kea
 from .dhclient import DhClient
-from .dhcp4 import Dhcp4Client
+from .dhcp4 import Dhcp4Client, in_parallel
 from .dhcp6 import Dhcp6Client
 from .netns import Network
 from .perfdhcp import perfdhcp
@@ -49,8 +49,8 @@ class Lab:
 
     def start_kea(self, config, timeout=15, env=None):
         """Start Kea (v4 or v6, from the config's top key) in the server
-        namespace; return the KeaServer once it is serving. `env` adds
-        variables to Kea's own environment."""
+        namespace; return the KeaServer once it is serving (within `timeout`
+        seconds, scaled). `env` adds variables to Kea's own environment."""
         return self._own(kea.KeaServer(self.net.server, self.workdir, config, start_timeout=timeout, env=env))
 
     def script(self, name, body, interpreter="/bin/sh"):
@@ -65,12 +65,20 @@ class Lab:
         """A new Recorder in `<workdir>/<name>/`."""
         return Recorder(os.path.join(self.workdir, name), tail=tail)
 
-    def dhcp4(self, timeout=3.0):
-        """A scapy DHCPv4 client (and relay) on veth-c."""
+    def dhcp4(self, timeout=None):
+        """A scapy DHCPv4 client (and relay) on veth-c. It waits for each
+        answer up to a generous deadline; for messages that must get none, a
+        test narrows that to a short window (wait.expect_silence(), or an
+        explicit `timeout`)."""
         return self._own(Dhcp4Client(self.net, timeout=timeout))
 
-    def dhcp6(self, timeout=3.0):
-        """A scapy DHCPv6 client (and relay) on veth-c."""
+    def dhcp4_in_parallel(self, macs, exchange, clients=8):
+        """dhcp4.in_parallel() on this lab's network: e.g. the DORA of each
+        of `macs` (exchange=Dhcp4Client.dora), `clients` at a time."""
+        return in_parallel(self.net, macs, exchange, clients)
+
+    def dhcp6(self, timeout=None):
+        """A scapy DHCPv6 client (and relay) on veth-c; `timeout` as for dhcp4()."""
         return self._own(Dhcp6Client(self.net, timeout=timeout))
 
     def dhclient(self, name="dhclient"):

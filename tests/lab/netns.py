@@ -24,6 +24,7 @@ import subprocess
 import threading
 from contextlib import contextmanager
 
+from .pace import scaled
 from .wait import wait_until
 
 PREFIX = "kealab"
@@ -42,7 +43,7 @@ _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+-[sc]$")
 
 def _ip(*args, timeout=10):
     """Run `ip ARGS`; raise with ip's own message when it fails."""
-    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=scaled(timeout))
     if proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -56,7 +57,7 @@ def _setns(fd):
 
 def stop_process(proc, timeout=5):
     """SIGTERM `proc` (a Popen), SIGKILL it if it is still there after
-    `timeout` seconds; reap it; return its exit status. Only the process
+    `timeout` seconds (scaled); reap it; return its exit status. Only the process
     itself is signalled, as a service manager would: what it spawned (hook
     scripts) sees a normal shutdown, and Netns.stop_all() kills leftovers."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
@@ -64,7 +65,7 @@ def stop_process(proc, timeout=5):
             break
         proc.send_signal(sig)
         try:
-            proc.wait(timeout=wait)
+            proc.wait(timeout=scaled(wait))
         except subprocess.TimeoutExpired:
             pass
     return proc.poll()
@@ -82,10 +83,11 @@ class Netns:
         return ["ip", "netns", "exec", self.name, *map(str, argv)]
 
     def run(self, argv, timeout=30, check=True, **kwargs):
-        """Run `argv` inside the namespace to completion (bounded by timeout)."""
+        """Run `argv` inside the namespace to completion (bounded by
+        `timeout`, scaled)."""
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
-        return subprocess.run(self.argv(argv), timeout=timeout, check=check, **kwargs)
+        return subprocess.run(self.argv(argv), timeout=scaled(timeout), check=check, **kwargs)
 
     def popen(self, argv, **kwargs):
         """Start `argv` inside the namespace in its own process group; it is
