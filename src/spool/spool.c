@@ -345,7 +345,8 @@ static int write_cursor(struct rs_spool *s, uint64_t seq, uint64_t segment, uint
     int fd = openat(s->dir_fd, CURSOR_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    int rc = write(fd, text, (size_t)len) == len ? 0 : errno ? -errno : -EIO;
+    ssize_t wrote = write(fd, text, (size_t)len);
+    int rc = wrote == len ? 0 : wrote < 0 ? -errno : -ENOSPC; /* short: the disk is full */
     if (close(fd) < 0 && !rc)
         rc = -errno;
     if (!rc && renameat(s->dir_fd, CURSOR_TMP_NAME, s->dir_fd, CURSOR_NAME) < 0)
