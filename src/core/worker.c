@@ -36,7 +36,25 @@ struct rs_worker {
 };
 
 /* Why a delivery did not get an answer. */
-enum failure { OK, DIED, TIMED_OUT, BROKEN };
+/* How an attempt at a delivery ended. All but OK and DIED leave a live worker to be ended. */
+enum failure { OK, DIED, TIMED_OUT, GARBLED, CLOSED_STDIN, CLOSED_STDOUT, UNFRAMED };
+
+/* What the log says of a worker that is restarted for `why`. */
+static const char *failure_text(enum failure why)
+{
+    switch (why) {
+    case TIMED_OUT:
+        return "no answer within its timeout";
+    case GARBLED:
+        return "answered something else than an integer line";
+    case CLOSED_STDIN:
+        return "closed its stdin but goes on running";
+    case CLOSED_STDOUT:
+        return "closed its stdout but goes on running";
+    default:
+        return "could not be sent an event (out of memory)";
+    }
+}
 
 static char **copy_strings(char *const *src)
 {
@@ -110,10 +128,7 @@ static void discard_worker(struct rs_worker *w, enum failure why)
         return;
     }
     rs_log(w->log, why == TIMED_OUT ? RS_MSG_TIMEOUT : RS_MSG_WORKER_PROTOCOL,
-           "%s (worker): %s; restarting it", w->script,
-           why == TIMED_OUT ? "no answer within its timeout"
-                            : "answered something else than "
-                              "an integer line");
+           "%s (worker): %s; restarting it", w->script, failure_text(why));
     rs_child_kill_group(&job->child, SIGTERM);
     job->state = RS_JOB_TERMINATING;
     job->outcome = RS_OUTCOME_FAILED;
@@ -166,9 +181,9 @@ static bool has_exited(const struct rs_child *child)
     return rc < 0 || info.si_pid == child->pid; /* ECHILD: reaped elsewhere, so it ended */
 }
 
-/* The worker closed its stdin or stdout: DIED once it is seen exiting, BROKEN if it lives on (it
- * must then be terminated, not waited for). */
-static enum failure closed_on_us(struct rs_worker *w, int64_t deadline)
+/* The worker closed its stdin or stdout: DIED once it is seen exiting, `if_alive` if it lives on
+ * (it must then be terminated, not waited for). */
+static enum failure closed_on_us(struct rs_worker *w, int64_t deadline, enum failure if_alive)
 {
     int64_t end = rs_now_ms() + RS_WORKER_EXIT_WAIT_MS;
     if (deadline && deadline < end)
@@ -178,7 +193,7 @@ static enum failure closed_on_us(struct rs_worker *w, int64_t deadline)
             return DIED;
         int64_t left = end - rs_now_ms();
         if (left <= 0)
-            return BROKEN;
+            return if_alive;
         if (w->job->child.pidfd >= 0) {
             struct pollfd exited = {w->job->child.pidfd, POLLIN, 0};
             poll(&exited, 1, (int)left);
@@ -201,7 +216,7 @@ static enum failure send_frame(struct rs_worker *w, int64_t deadline)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno != EAGAIN)
-            return closed_on_us(w, deadline); /* EPIPE: it closed stdin or exited */
+            return closed_on_us(w, deadline, CLOSED_STDIN); /* EPIPE: it closed stdin or exited */
         enum failure f = wait_for(w, w->job->child.in_fd, POLLOUT, deadline);
         if (f != OK)
             return f;
@@ -245,15 +260,15 @@ static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code
             int rc = rs_frame_parse_answer(w->answer.data, line, code);
             memmove(w->answer.data, nl + 1, w->answer.len - line - 1);
             w->answer.len -= line + 1;
-            return rc ? BROKEN : OK;
+            return rc ? GARBLED : OK;
         }
         if (w->answer.len > RS_WORKER_MAX_ANSWER)
-            return BROKEN;
+            return GARBLED;
         bool open = read_stdout(w);
         if (w->answer.len && memchr(w->answer.data, '\n', w->answer.len))
             continue;
         if (!open)
-            return closed_on_us(w, deadline); /* stdout closed */
+            return closed_on_us(w, deadline, CLOSED_STDOUT);
         enum failure f = wait_for(w, w->job->child.out_fd, POLLIN, deadline);
         if (f == DIED) {
             /* It may have answered just before exiting. */
@@ -276,7 +291,7 @@ static enum failure attempt(struct rs_worker *w, const char *const hooks[],
     w->frame.len = 0;
     for (size_t i = *done; i < count; i++)
         if (rs_frame_encode(w->format, hooks[i], envps[i], &w->frame) != 0)
-            return BROKEN;
+            return UNFRAMED;
     enum failure f = send_frame(w, deadline);
     while (f == OK && *done < count) {
         f = read_answer(w, deadline, &codes[*done]);

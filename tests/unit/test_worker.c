@@ -14,11 +14,12 @@
  * $OUT as one line, hook and variables in hex, so the test can compare bytes exactly. An event's
  * ACTION variable tells it what to do: answer=N, die-once:NAME (exit 7 without answering, the
  * first time), garbage-once:NAME, long (an answer line that never ends), close-stdin (then live
- * on), hang, stderr, stderr-flood (3000 lines), stderr-forever (never answer, write without end).
- * $EXIT_AFTER=N makes it exit after N events, $IGNORE_EOF keeps it alive after EOF. It appends
- * "PID MONOTONIC_MS" to $STARTS when it starts, and the size of each group of answers it wrote at
- * once to $BATCHES: it holds its answers while more events are waiting to be read. What would
- * block for ever gives up after a minute, so a killed test run leaves nothing behind for long.
+ * on), close-stdout (then live on without answering), hang, stderr, stderr-flood (3000 lines),
+ * stderr-forever (never answer, write without end). $EXIT_AFTER=N makes it exit after N events,
+ * $IGNORE_EOF keeps it alive after EOF. It appends "PID MONOTONIC_MS" to $STARTS when it starts,
+ * and the size of each group of answers it wrote at once to $BATCHES: it holds its answers while
+ * more events are waiting to be read. What would block for ever gives up after a minute, so a
+ * killed test run leaves nothing behind for long.
  */
 static const char worker_script[] =
     "#!/usr/bin/python3\n"
@@ -105,6 +106,9 @@ static const char worker_script[] =
     "    elif action == 'close-stdin':\n"
     "        os.close(0)\n"
     "        flush(pending + [answer])\n"
+    "        time.sleep(60)\n"
+    "    elif action == 'close-stdout':\n"
+    "        os.close(1)\n"
     "        time.sleep(60)\n"
     "    elif action == 'hang':\n"
     "        time.sleep(60)\n"
@@ -530,8 +534,36 @@ static void test_closed_stdin_alive_is_broken(void **state)
     assert_int_equal(rs_worker_deliver(w, "lease4_renew", next, false), RS_OUTCOME_FAILED);
     assert_in_range(now_ms() - t0, 0, slack_ms());
     assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_PROTOCOL), 1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_WORKER_PROTOCOL,
+                       "(worker): closed its stdin but goes on running; restarting it"),
+        1);
     assert_true(wait_process_gone(pid, 3000));
     assert_int_equal(count_lines(f->out), 1);
+    worker_stop(f, 5000);
+    finish(f);
+}
+
+/* A worker that closes its stdout and lives on can never answer: named as such (not as an
+ * answer of the wrong kind), ended, and the event is not waited for until the timeout. */
+static void test_closed_stdout_alive_is_named(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_worker *w = worker_start(f, RS_FORMAT_ENV, 60000, NULL);
+    wait_started(f, 1);
+    pid_t pid = worker_pid(f, 0, NULL);
+    char *const close_stdout[] = {"SEQ=1", "ACTION=close-stdout", NULL};
+    int64_t t0 = now_ms();
+    assert_int_equal(rs_worker_deliver(w, "lease4_renew", close_stdout, false), RS_OUTCOME_FAILED);
+    assert_true(now_ms() - t0 < 60000);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 0);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_PROTOCOL), 1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_WORKER_PROTOCOL,
+                       "(worker): closed its stdout but goes on running; restarting it"),
+        1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_WORKER_PROTOCOL, "something else than"), 0);
+    assert_true(wait_process_gone(pid, 3000));
     worker_stop(f, 5000);
     finish(f);
 }
@@ -741,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chatty_hanging_worker_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_answer_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_stdin_alive_is_broken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_stdout_alive_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_many_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_many_redelivers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stderr_logged, setup, teardown),
