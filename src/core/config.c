@@ -583,10 +583,12 @@ const char *rs_on_failure_name(enum rs_on_failure on_failure)
 
 unsigned rs_script_timeout_ms(const struct rs_script_config *script)
 {
-    /* The default applies to waited-for runs, and to workers, where one hung event would hold up
-     * all the others; a script run per event alongside Kea stalls nothing and may legitimately
-     * take long. An explicit value applies to all. */
+    /* Waited-for runs and workers (where one hung event holds up all the others) get the short
+     * default; a script run per event alongside Kea may take longer, but a hung one must not
+     * hold its slot for ever: four such (nsupdate to a dead DNS server) would stall the queue. An
+     * explicit value applies to all. */
     if (script->timeout_set)
         return script->timeout_ms;
-    return script->wait || script->mode == RS_MODE_WORKER ? RS_DEFAULT_TIMEOUT_MS : 0;
+    return script->wait || script->mode == RS_MODE_WORKER ? RS_DEFAULT_TIMEOUT_MS
+                                                          : RS_DEFAULT_QUEUED_TIMEOUT_MS;
 }

@@ -25,8 +25,11 @@
 /* A waited-for script gets this long unless "timeout-ms" says otherwise: long enough for any
  * sane hook script, short enough that a hung one cannot stall DHCP service for good. */
 #define RS_DEFAULT_TIMEOUT_MS 30000
-#define RS_MAX_TIMEOUT_MS     3600000
-#define RS_MAX_OPTIONS        64
+/* For a script run per event alongside Kea: longer, as nobody waits for it, but bounded, as a
+ * hung run holds one of max-concurrency slots and enough of them stall the whole queue. */
+#define RS_DEFAULT_QUEUED_TIMEOUT_MS 60000
+#define RS_MAX_TIMEOUT_MS            3600000
+#define RS_MAX_OPTIONS               64
 /* Queue of a script Kea does not wait for (src/core/queue.h). */
 #define RS_DEFAULT_QUEUE_LIMIT     10000
 #define RS_MAX_QUEUE_LIMIT         1000000

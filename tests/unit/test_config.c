@@ -272,7 +272,7 @@ static void test_settings_accepted(void **state)
     rs_config_release(&config);
     free(json);
 
-    /* The default timeout is for waited-for scripts only. */
+    /* A waited-for script gets the short default, one run alongside Kea a longer one. */
     json = params("{\"script\": \"%s\"}", f->script);
     assert_int_equal(rs_config_parse(json, &config, err, sizeof(err)), 0);
     assert_int_equal(rs_script_timeout_ms(&config.scripts[0]), RS_DEFAULT_TIMEOUT_MS);
@@ -281,6 +281,12 @@ static void test_settings_accepted(void **state)
     rs_config_release(&config);
     free(json);
     json = params("{\"script\": \"%s\", \"wait\": false}", f->script);
+    assert_int_equal(rs_config_parse(json, &config, err, sizeof(err)), 0);
+    assert_int_equal(rs_script_timeout_ms(&config.scripts[0]), RS_DEFAULT_QUEUED_TIMEOUT_MS);
+    rs_config_release(&config);
+    free(json);
+    /* 0 is still "no limit", when asked for. */
+    json = params("{\"script\": \"%s\", \"wait\": false, \"timeout-ms\": 0}", f->script);
     assert_int_equal(rs_config_parse(json, &config, err, sizeof(err)), 0);
     assert_int_equal(rs_script_timeout_ms(&config.scripts[0]), 0);
     rs_config_release(&config);
