@@ -62,7 +62,8 @@ struct rs_spool_recovery {
 };
 
 /* Opens (creating if need be) the spool in config->dir and finds where it left off. -ENOTDIR,
- * -EACCES, -EROFS...: the directory cannot be used; -EBADMSG: the cursor file is damaged. */
+ * -EACCES, -EROFS...: the directory cannot be used. A damaged or empty cursor file is no error:
+ * reading then starts at the oldest record there is (delivered again rather than lost). */
 int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
                   struct rs_spool_recovery *recovery);
 
