@@ -6,12 +6,14 @@ the host's Kea. Configs are plain dicts: config4()/config6() build the lab
 defaults, the caller adjusts them, KeaServer starts from the result.
 """
 
+import copy
 import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import time
 
 from . import apparmor
 from .netns import RELAY_V4, SERVER_IFACE, stop_process
@@ -120,6 +122,56 @@ def config6(workdir, *, valid_lifetime=20, persist=False, multi_threading=False,
     return {"Dhcp6": cfg}
 
 
+def knows_spool_dir(library):
+    """Whether the hook library at `library` has the "spool-dir" parameter (its name is in the
+    binary): a library without it refuses the parameter at load. Read once per build."""
+    try:
+        stat = os.stat(library)
+    except OSError:
+        return False
+    key = (str(library), stat.st_mtime_ns, stat.st_size)
+    if key not in _SPOOL_DIR_KNOWN:
+        with open(library, "rb") as f:
+            _SPOOL_DIR_KNOWN[key] = b"spool-dir" in f.read()
+    return _SPOOL_DIR_KNOWN[key]
+
+
+_SPOOL_DIR_KNOWN = {}
+
+
+def _waits(entry, top):
+    """Whether a script entry is one Kea waits for: its own "wait" (or ISC's "sync"), else the
+    top level's, else false for ISC's variables (as ISC's library) and true otherwise."""
+    for scope in (entry, top):
+        for key in ("wait", "sync"):
+            if key in scope:
+                return scope[key] is not False
+    return entry.get("variables", top.get("variables")) != "isc"
+
+
+def with_spool_dir(config, directory):
+    """A copy of `config` in which every script of our hook library that Kea does not wait for
+    and that has no "spool-dir" of its own spools under `directory` (a test's work directory)
+    instead of Kea's data directory, /var/lib/kea: tests never write there, and a spool left
+    by one test is never found by another. Only where the library knows the parameter, and only
+    for such scripts (a waited-for one has no spool, and may refuse the key)."""
+    config = copy.deepcopy(config)
+    for server in config.values():
+        for library in server.get("hooks-libraries", []):
+            top = library.get("parameters")
+            if not isinstance(top, dict) or not knows_spool_dir(library.get("library", "")):
+                continue
+            if "spool-dir" in top:
+                continue
+            if isinstance(top.get("scripts"), list):
+                for entry in top["scripts"]:
+                    if isinstance(entry, dict) and "spool-dir" not in entry and not _waits(entry, top):
+                        entry["spool-dir"] = str(directory)
+            elif "scripts" not in top and not _waits(top, {}):
+                top["spool-dir"] = str(directory)
+    return config
+
+
 class KeaError(RuntimeError):
     """Kea did not start, or answered a command with an error. `log` holds
     what this Kea instance logged (for a start that failed: why)."""
@@ -152,7 +204,7 @@ class KeaServer:
 
     def _write_config(self):
         with open(self.config_path, "w") as f:
-            json.dump(self.config, f, indent=2)
+            json.dump(with_spool_dir(self.config, self.workdir), f, indent=2)
 
     def _start(self, timeout):
         self._write_config()
@@ -245,6 +297,31 @@ class KeaServer:
         """SIGTERM, then SIGKILL after `timeout`s (scaled). Returns Kea's exit status."""
         return stop_process(self.proc, timeout=timeout)
 
+    def stop_timed(self, timeout=30):
+        """SIGTERM, as a service manager stops Kea; return the seconds until Kea had exited
+        (measured from the signal to its exit, which this process reaps). SIGKILL, and an
+        AssertionError, if it is still there after `timeout` seconds (scaled)."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=scaled(timeout))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"kea-dhcp{self.version} still running {scaled(timeout):.0f} s after SIGTERM")
+        return time.monotonic() - started
+
+    def kill(self):
+        """SIGKILL Kea at once (a crash: nothing of its shutdown runs) and reap it. What it
+        spawned is left running, as after a real crash."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def resources(self):
+        """What Kea holds now: {"fds": sorted targets of /proc/<pid>/fd, "threads": how many,
+        "children": sorted pids of its children (any thread's)}, to compare over time."""
+        return resources(self.proc.pid)
+
     close = stop  # every object a Lab owns closes the same way
 
     def __enter__(self):
@@ -252,6 +329,24 @@ class KeaServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def resources(pid):
+    """{"fds": sorted fd targets, "threads": thread count, "children": sorted child pids} of `pid`."""
+    fds, children = [], []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:
+            pass  # closed meanwhile
+    tasks = os.listdir(f"/proc/{pid}/task")
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children += [int(kid) for kid in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread is gone
+    return {"fds": sorted(fds), "threads": len(tasks), "children": sorted(children)}
 
 
 def _size(path):
