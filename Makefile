@@ -29,7 +29,7 @@ endif
 WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef
 CFLAGS    ?= -O2 -g
 CXXFLAGS  ?= -O2 -g
-CORE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARNINGS) -Wstrict-prototypes -Wmissing-prototypes
+CORE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -iquote src $(WARNINGS) -Wstrict-prototypes -Wmissing-prototypes
 KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT) -pthread
 KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-log \
             -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions -pthread

@@ -233,7 +233,17 @@ static int parse_count(struct ctx *ctx, const char *key, const struct json *valu
     return 0;
 }
 
-enum { QUEUE_LIMIT_SET = 1, MAX_CONCURRENCY_SET = 2, ON_FULL_SET = 4 };
+/* The settings of scripts Kea does not wait for, as bits of queue_keys_set, and their names. */
+enum {
+    QUEUE_LIMIT_SET = 1,
+    MAX_CONCURRENCY_SET = 2,
+    ON_FULL_SET = 4,
+    SPOOL_DIR_SET = 8,
+    SPOOL_LIMIT_SET = 16,
+    MAX_ATTEMPTS_SET = 32,
+};
+static const char *const queue_key_names[] = {"queue-limit", "max-concurrency", "on-full",
+                                              "spool-dir",   "spool-limit",     "max-attempts"};
 
 static int parse_queue_limit(struct ctx *ctx, const char *key, const struct json *value,
                              struct rs_script_config *out)
@@ -252,16 +262,65 @@ static int parse_max_concurrency(struct ctx *ctx, const char *key, const struct 
 static int parse_on_full(struct ctx *ctx, const char *key, const struct json *value,
                          struct rs_script_config *out)
 {
+    static const char *const names[] = {"spool", "drop", "block", NULL};
     int rc = expect_type(ctx, key, value, JSON_STRING);
     if (rc)
         return rc;
     out->queue_keys_set |= ON_FULL_SET;
-    if (strcmp(value->string, "block") == 0 || strcmp(value->string, "drop") == 0) {
-        out->drop_when_full = strcmp(value->string, "drop") == 0;
-        return 0;
-    }
-    return config_error(ctx, "parameter '%s%s' must be \"block\" or \"drop\", not \"%s\"",
+    for (int i = 0; names[i]; i++)
+        if (strcmp(value->string, names[i]) == 0) {
+            out->on_full = (enum rs_on_full)i;
+            return 0;
+        }
+    return config_error(ctx, "parameter '%s%s' must be \"spool\", \"drop\" or \"block\", not \"%s\"",
                         ctx->where, key, value->string);
+}
+
+/* The directory must be there and usable now: a spool that cannot be written would only show at
+ * the first full queue, under load, when it matters most. */
+static int parse_spool_dir(struct ctx *ctx, const char *key, const struct json *value,
+                           struct rs_script_config *out)
+{
+    struct stat st;
+    int rc = expect_text(ctx, key, value);
+    if (rc)
+        return rc;
+    const char *dir = value->string;
+    out->queue_keys_set |= SPOOL_DIR_SET;
+    if (dir[0] != '/')
+        return config_error(ctx, "parameter '%s%s' must be an absolute path, not \"%s\"",
+                            ctx->where, key, dir);
+    if (strlen(dir) > RS_MAX_SPOOL_DIR)
+        return config_error(ctx, "parameter '%s%s' is longer than %d bytes", ctx->where, key,
+                            RS_MAX_SPOOL_DIR);
+    if (stat(dir, &st) < 0)
+        return config_error(ctx, "parameter '%s%s': %s: %s", ctx->where, key, dir,
+                            strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return config_error(ctx, "parameter '%s%s': %s is not a directory", ctx->where, key, dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        return config_error(ctx, "parameter '%s%s': %s is not writable by Kea: %s", ctx->where,
+                            key, dir, strerror(errno));
+    char *copy = strdup(dir);
+    if (!copy)
+        return config_error(ctx, "out of memory");
+    free(out->spool_dir);
+    out->spool_dir = copy;
+    return 0;
+}
+
+static int parse_spool_limit(struct ctx *ctx, const char *key, const struct json *value,
+                             struct rs_script_config *out)
+{
+    out->queue_keys_set |= SPOOL_LIMIT_SET;
+    return parse_count(ctx, key, value, RS_MAX_SPOOL_LIMIT_MB, &out->spool_limit_mb);
+}
+
+static int parse_max_attempts(struct ctx *ctx, const char *key, const struct json *value,
+                              struct rs_script_config *out)
+{
+    out->queue_keys_set |= MAX_ATTEMPTS_SET;
+    return parse_count(ctx, key, value, RS_MAX_MAX_ATTEMPTS, &out->max_attempts);
 }
 
 /* Looks `value` up in `names` (NULL-terminated); returns its index or -1 (and an error). */
@@ -329,6 +388,9 @@ static const struct setting {
     {"queue-limit", parse_queue_limit},
     {"max-concurrency", parse_max_concurrency},
     {"on-full", parse_on_full},
+    {"spool-dir", parse_spool_dir},
+    {"spool-limit", parse_spool_limit},
+    {"max-attempts", parse_max_attempts},
     {"mode", parse_mode},
     {"format", parse_format},
     {"replay", parse_replay},
@@ -341,7 +403,8 @@ static const struct setting {
 #define NR_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 #define ENTRY_KEYS                                                                                 \
     "script, wait, hooks, timeout-ms, on-failure, env, options, queue-limit, max-concurrency, "    \
-    "on-full, mode, format, replay, variables, name, sync"
+    "on-full, spool-dir, spool-limit, max-attempts, mode, format, replay, variables, name, "       \
+    "sync"
 
 static const struct setting *find_setting(const char *key)
 {
@@ -355,6 +418,8 @@ static void script_release(struct rs_script_config *script)
 {
     free(script->path);
     script->path = NULL;
+    free(script->spool_dir);
+    script->spool_dir = NULL;
     strvec_clear(&script->env);
 }
 
@@ -363,12 +428,16 @@ static int script_copy(struct rs_script_config *to, const struct rs_script_confi
 {
     *to = *from;
     to->path = NULL;
+    to->spool_dir = NULL;
     /* Inherited settings are defaults, not this entry's choice. */
     to->queue_keys_set = 0;
     to->format_set = false;
     strvec_init(&to->env);
-    if (from->path && !(to->path = strdup(from->path)))
+    if ((from->path && !(to->path = strdup(from->path))) ||
+        (from->spool_dir && !(to->spool_dir = strdup(from->spool_dir)))) {
+        script_release(to);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < from->env.nr; i++)
         if (strvec_push(&to->env, from->env.items[i]) != 0) {
             script_release(to);
@@ -441,10 +510,7 @@ static int check_script(struct ctx *ctx, struct rs_script_config *script)
         return config_error(ctx,
                             "parameter '%s%s' applies to scripts with \"wait\": false "
                             "only: Kea runs a waited-for script at once, in its own thread",
-                            ctx->where,
-                            script->queue_keys_set & QUEUE_LIMIT_SET       ? "queue-limit"
-                            : script->queue_keys_set & MAX_CONCURRENCY_SET ? "max-concurrency"
-                                                                           : "on-full");
+                            ctx->where, queue_key_names[__builtin_ctz(script->queue_keys_set)]);
     if (script->mode == RS_MODE_EXEC && script->format_set)
         return config_error(ctx, "parameter '%sformat' applies to \"mode\": \"worker\" only",
                             ctx->where);
@@ -517,6 +583,8 @@ int rs_config_parse(const char *json, struct rs_config *config, char *err, size_
                                         .hooks = rs_hook_default_set(),
                                         .queue_limit = RS_DEFAULT_QUEUE_LIMIT,
                                         .max_concurrency = RS_DEFAULT_MAX_CONCURRENCY,
+                                        .spool_limit_mb = RS_DEFAULT_SPOOL_LIMIT_MB,
+                                        .max_attempts = RS_DEFAULT_MAX_ATTEMPTS,
                                         .format = RS_FORMAT_ENV};
     char parse_err[200];
     int rc;
@@ -555,6 +623,7 @@ int rs_config_parse(const char *json, struct rs_config *config, char *err, size_
             config->nr_scripts = 1;
             strvec_init(&defaults.env);
             defaults.path = NULL;
+            defaults.spool_dir = NULL;
         }
     }
 

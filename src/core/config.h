@@ -34,8 +34,23 @@
 #define RS_DEFAULT_QUEUE_LIMIT     10000
 #define RS_MAX_QUEUE_LIMIT         1000000
 #define RS_DEFAULT_MAX_CONCURRENCY 4
+/* Its spool (src/spool/spool.h): in MB. At about 1 KB an event, the default holds some 250,000
+ * events: hours of a script being down at a busy site, and still small next to a lease file. */
+#define RS_DEFAULT_SPOOL_LIMIT_MB 256
+#define RS_MAX_SPOOL_LIMIT_MB     1048576
+#define RS_MAX_SPOOL_DIR          3072
+/* Failed deliveries of one event before it is set aside as a dead letter. */
+#define RS_DEFAULT_MAX_ATTEMPTS 3
+#define RS_MAX_MAX_ATTEMPTS     100
 
 enum rs_on_failure { RS_ON_FAILURE_CONTINUE, RS_ON_FAILURE_SKIP, RS_ON_FAILURE_DROP };
+
+/* What an event does when a queue's memory is full (src/core/queue.h). */
+enum rs_on_full {
+    RS_ON_FULL_SPOOL, /* waits in the spool only */
+    RS_ON_FULL_DROP,  /* is dropped, counted and logged */
+    RS_ON_FULL_BLOCK, /* Kea's thread waits for room, RS_QUEUE_BLOCK_MAX_MS at most, then spool */
+};
 
 /* "exec": one process per event. "worker": one process for all events (src/core/worker.h). */
 enum rs_mode { RS_MODE_EXEC, RS_MODE_WORKER };
@@ -59,9 +74,12 @@ struct rs_script_config {
     /* For "wait": false only. */
     unsigned queue_limit;     /* events waiting, at most */
     unsigned max_concurrency; /* runs at once, at most */
-    bool drop_when_full;      /* "on-full": "drop"; else Kea waits for room */
-    unsigned queue_keys_set;  /* which of the three this script's own map set, to refuse them
-                               * with "wait": true rather than ignore them */
+    enum rs_on_full on_full;
+    char *spool_dir;          /* NULL: Kea's data directory (src/core/engine.h) */
+    unsigned spool_limit_mb;
+    unsigned max_attempts;
+    unsigned queue_keys_set; /* which of these this script's own map set, to refuse them with
+                              * "wait": true rather than ignore them */
 };
 
 struct rs_config {

@@ -4,13 +4,16 @@
 #include "supervisor.h"
 #include "worker.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct rs_engine {
     struct rs_config config;
+    struct rs_engine_env env;
     struct rs_queue **queues;   /* per script; NULL for waited-for scripts */
     struct rs_worker **workers; /* per script; NULL unless "mode": "worker" */
     const struct rs_logger *log;
@@ -34,10 +37,10 @@ static void collect_option_codes(struct rs_engine *engine)
     }
 }
 
-static void deliver_to_worker(void *ctx, const char *const hooks[], char *const *const envps[],
-                              size_t count)
+static size_t deliver_to_worker(void *ctx, const char *const hooks[], char *const *const envps[],
+                                size_t count, const char **failure)
 {
-    rs_worker_deliver_many(ctx, hooks, envps, count);
+    return rs_worker_deliver_batch(ctx, hooks, envps, count, failure);
 }
 
 /* The script's environment for `ev`, in the naming scheme it asked for. */
@@ -49,23 +52,47 @@ static char **script_envp(const struct rs_script_config *script, const struct rs
     return rs_event_envp(ev, extra, script->options, script->nr_options);
 }
 
-/* A queued event's environment, built in the queue's lane thread. A worker has its fixed "env" in
- * its own environment already. */
-static char **queued_envp(void *ctx, void *payload)
+/* The directory of script `i`'s spool: <spool-dir>/runscript-<daemon>/<its path, '/' as '_'>,
+ * with ".2", ".3"... for a path that an earlier entry has too. Stable across restarts, so that
+ * what one run left is found by the next; apart per daemon, as kea-dhcp4 and kea-dhcp6 share a
+ * data directory. Creates the middle directory. */
+static int spool_dir_of(struct rs_engine *engine, size_t i, char *out, size_t size, char *err,
+                        size_t err_size)
 {
-    const struct rs_script_config *script = ctx;
-    const struct strvec *extra = script->mode == RS_MODE_WORKER ? NULL : &script->env;
-    return script_envp(script, rs_shared_event_get(payload), extra);
-}
-
-static void release_queued(void *ctx, void *payload)
-{
-    (void)ctx;
-    rs_shared_event_unref(payload);
+    const struct rs_script_config *script = &engine->config.scripts[i];
+    const char *base = script->spool_dir ? script->spool_dir : engine->env.data_dir;
+    if (!base) {
+        snprintf(err, err_size,
+                 "parameter 'spool-dir' is needed for %s: Kea's data directory is not known",
+                 script->path);
+        return -EINVAL;
+    }
+    unsigned same = 0;
+    for (size_t j = 0; j < i; j++)
+        same += !engine->config.scripts[j].wait &&
+                strcmp(engine->config.scripts[j].path, script->path) == 0;
+    int len = snprintf(out, size, "%s/runscript-%s", base, engine->env.daemon);
+    if (len < 0 || (size_t)len >= size || (mkdir(out, 0750) < 0 && errno != EEXIST)) {
+        int rc = len < 0 || (size_t)len >= size ? -ENAMETOOLONG : -errno;
+        snprintf(err, err_size, "parameter 'spool-dir': cannot create %s: %s", out,
+                 strerror(-rc));
+        return rc;
+    }
+    size_t at = (size_t)len;
+    out[at++] = '/';
+    /* The script is a regular file, so the name is never "." or "..". */
+    for (const char *c = script->path + (script->path[0] == '/'); *c && at + 16 < size; c++) {
+        bool plain = isalnum((unsigned char)*c) || *c == '.' || *c == '-';
+        out[at++] = plain ? *c : '_';
+    }
+    out[at] = '\0';
+    if (same)
+        snprintf(out + at, size - at, ".%u", same + 1);
+    return 0;
 }
 
 /* Starts what script `i` needs beyond its configuration: a worker process, a queue. */
-static int start_script(struct rs_engine *engine, size_t i)
+static int start_script(struct rs_engine *engine, size_t i, char *err, size_t err_size)
 {
     const struct rs_script_config *script = &engine->config.scripts[i];
     int rc = 0;
@@ -80,25 +107,40 @@ static int start_script(struct rs_engine *engine, size_t i)
                   : -ENOMEM;
         free(envp);
         rs_event_release(&base);
-        if (rc)
+        if (rc) {
+            snprintf(err, err_size, "cannot start %s: %s", script->path, strerror(-rc));
             return rc;
+        }
     }
     if (script->wait)
         return 0;
+    char spool_dir[4096];
+    rc = spool_dir_of(engine, i, spool_dir, sizeof(spool_dir), err, err_size);
+    if (rc)
+        return rc;
     bool worker = script->mode == RS_MODE_WORKER;
     struct rs_queue_config qc = {
         .script = script->path,
         .timeout_ms = rs_script_timeout_ms(script),
         .limit = script->queue_limit,
         .lanes = worker ? 1 : script->max_concurrency,
-        .drop_when_full = script->drop_when_full,
+        .on_full = script->on_full,
+        .max_attempts = script->max_attempts,
+        .spool_dir = spool_dir,
+        .spool_limit_bytes = (uint64_t)script->spool_limit_mb << 20,
         .deliver = worker ? deliver_to_worker : NULL,
         .deliver_ctx = engine->workers[i],
-        .envp_of = queued_envp,
-        .release = release_queued,
-        .payload_ctx = (void *)script,
     };
-    return rs_queue_start(&engine->queues[i], &qc, engine->log);
+    rc = rs_queue_start(&engine->queues[i], &qc, engine->log);
+    if (rc == -EBUSY)
+        snprintf(err, err_size,
+                 "parameter 'spool-dir': the spool %s of %s is in use by another process (two "
+                 "Kea servers with one spool-dir and the same script?)",
+                 spool_dir, script->path);
+    else if (rc)
+        snprintf(err, err_size, "parameter 'spool-dir': cannot use %s for %s: %s", spool_dir,
+                 script->path, strerror(-rc));
+    return rc;
 }
 
 /* Queues first (they may still feed workers), then workers; all within one deadline. */
@@ -125,8 +167,8 @@ static void stop_scripts(struct rs_engine *engine, unsigned drain_ms)
     engine->workers = NULL;
 }
 
-int rs_engine_new(const char *params_json, const struct rs_logger *log, struct rs_engine **out,
-                  char *err, size_t err_size)
+int rs_engine_new(const char *params_json, const struct rs_engine_env *env,
+                  const struct rs_logger *log, struct rs_engine **out, char *err, size_t err_size)
 {
     struct rs_engine *engine = calloc(1, sizeof(*engine));
     if (!engine) {
@@ -134,6 +176,9 @@ int rs_engine_new(const char *params_json, const struct rs_logger *log, struct r
         return -ENOMEM;
     }
     engine->log = log;
+    engine->env = *env;
+    if (!engine->env.daemon)
+        engine->env.daemon = "kea";
     int rc = rs_config_parse(params_json, &engine->config, err, err_size);
     if (rc)
         goto free_engine;
@@ -152,11 +197,9 @@ int rs_engine_new(const char *params_json, const struct rs_logger *log, struct r
     for (size_t i = 0; i < engine->config.nr_scripts; i++) {
         const struct rs_script_config *script = &engine->config.scripts[i];
         engine->hooks |= script->hooks;
-        rc = start_script(engine, i);
-        if (rc) {
-            snprintf(err, err_size, "cannot start %s: %s", script->path, strerror(-rc));
+        rc = start_script(engine, i, err, err_size);
+        if (rc)
             goto stop_all;
-        }
     }
     collect_option_codes(engine);
     *out = engine;
@@ -191,21 +234,16 @@ size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned sho
     return engine->nr_option_codes;
 }
 
-/* Queues a run of a script Kea does not wait for; the queue's own threads start it. The event's
- * variables are shared with the queue, not copied, and its environment is built there: Kea's
- * thread only hands the event over. */
+/* Queues a run of a script Kea does not wait for; the queue writes it ahead to the spool and its
+ * own threads start the script. */
 static void queue_script(struct rs_engine *engine, struct rs_queue *queue,
-                         const struct rs_script_config *script, const struct rs_event *ev,
-                         struct rs_shared_event *shared)
+                         const struct rs_script_config *script, const struct rs_event *ev)
 {
     const char *hook = rs_hook_describe(ev->hook)->name;
-    int rc = -ENOMEM;
-    if (shared) {
-        rs_shared_event_ref(shared);
-        rc = rs_queue_push(queue, hook, shared, ev->keys, ev->nr_keys);
-        if (rc == -ENOMEM)
-            rs_shared_event_unref(shared);
-    }
+    /* A worker has its fixed "env" in its own environment already. */
+    char **envp = script_envp(script, ev, script->mode == RS_MODE_WORKER ? NULL : &script->env);
+    int rc = envp ? rs_queue_push(queue, hook, envp, ev->keys, ev->nr_keys) : -ENOMEM;
+    free(envp);
     if (rc == -ENOMEM)
         rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory; event lost", script->path,
                hook);
@@ -258,18 +296,13 @@ static enum rs_outcome deliver_now(struct rs_engine *engine, size_t i, const str
 enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *event)
 {
     enum rs_next_step next = RS_NEXT_CONTINUE;
-    /* The first queue to want the event takes its variables; every later script reads them
-     * there. */
-    struct rs_shared_event *shared = NULL;
     const struct rs_event *ev = event;
     for (size_t i = 0; i < engine->config.nr_scripts; i++) {
         const struct rs_script_config *script = &engine->config.scripts[i];
         if (!(script->hooks & RS_HOOK_BIT(ev->hook)))
             continue;
         if (engine->queues[i]) {
-            if (!shared && (shared = rs_event_share(event)))
-                ev = rs_shared_event_get(shared);
-            queue_script(engine, engine->queues[i], script, ev, shared);
+            queue_script(engine, engine->queues[i], script, ev);
             continue;
         }
         enum rs_outcome outcome =
@@ -289,8 +322,6 @@ enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *
         }
         next = RS_NEXT_SKIP;
     }
-    if (shared)
-        rs_shared_event_unref(shared);
     return next;
 }
 

@@ -14,8 +14,10 @@
 
 #include <stdbool.h>
 
-/* How long unload waits for scripts still running before it kills them. */
-#define RS_ENGINE_DRAIN_MS 5000
+/* How long unload waits for deliveries under way (and scripts Kea waited for that overstayed)
+ * before it kills them. What was not delivered stays in the spool, so this is short: a stop or a
+ * reconfiguration must not keep DHCP down. */
+#define RS_ENGINE_DRAIN_MS 2000
 /* How long a worker gets to exit by itself once its stdin is closed. */
 #define RS_WORKER_GRACE_MS 2000
 
@@ -24,12 +26,19 @@ enum rs_next_step { RS_NEXT_CONTINUE, RS_NEXT_SKIP, RS_NEXT_DROP };
 
 struct rs_engine;
 
+/* What the engine knows of the Kea it runs in. */
+struct rs_engine_env {
+    const char *data_dir; /* Kea's data directory: the default "spool-dir"; NULL: unknown */
+    const char *daemon;   /* "dhcp4" or "dhcp6": keeps the two servers' spools apart */
+};
+
 /*
  * Parses `params_json` and starts the engine. Returns 0, or -errno with a sentence naming the
- * faulty parameter in `err`. `log` must outlive the engine.
+ * faulty parameter in `err`. `log` must outlive the engine; `env` is copied (its strings must
+ * outlive the engine too).
  */
-int rs_engine_new(const char *params_json, const struct rs_logger *log, struct rs_engine **out,
-                  char *err, size_t err_size);
+int rs_engine_new(const char *params_json, const struct rs_engine_env *env,
+                  const struct rs_logger *log, struct rs_engine **out, char *err, size_t err_size);
 
 /* The hook points some script wants: the adapter registers callouts for these only. */
 rs_hook_set rs_engine_hooks(const struct rs_engine *engine);

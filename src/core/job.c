@@ -234,6 +234,7 @@ static void log_end(struct rs_job *job, const struct rs_exit *ex)
         break;
     case RS_SIGNALED:
         job->outcome = RS_OUTCOME_FAILED;
+        job->signaled = true;
         rs_log(job->log, RS_MSG_KILLED_BY_SIGNAL, "%s (%s): killed by signal %d (%s)", job->script,
                job->hook, ex->code, strsignal(ex->code));
         break;

@@ -33,6 +33,10 @@ enum rs_severity { RS_DEBUG, RS_INFO, RS_WARN, RS_ERROR };
     X(RS_MSG_NEXT_STEP, "RUNSCRIPT_NEXT_STEP", RS_INFO)                                            \
     X(RS_MSG_QUEUE_FULL, "RUNSCRIPT_QUEUE_FULL", RS_WARN)                                          \
     X(RS_MSG_UNDELIVERED, "RUNSCRIPT_UNDELIVERED", RS_WARN)                                        \
+    X(RS_MSG_SPOOL, "RUNSCRIPT_SPOOL", RS_INFO)                                                    \
+    X(RS_MSG_SPOOL_FAILED, "RUNSCRIPT_SPOOL_FAILED", RS_ERROR)                                     \
+    X(RS_MSG_RETRY, "RUNSCRIPT_RETRY", RS_WARN)                                                    \
+    X(RS_MSG_DEAD_LETTER, "RUNSCRIPT_DEAD_LETTER", RS_ERROR)                                       \
     X(RS_MSG_WORKER_ANSWER, "RUNSCRIPT_WORKER_ANSWER", RS_WARN)                                    \
     X(RS_MSG_WORKER_PROTOCOL, "RUNSCRIPT_WORKER_PROTOCOL", RS_ERROR)                               \
     X(RS_MSG_WORKER_RESTART, "RUNSCRIPT_WORKER_RESTART", RS_WARN)                                  \

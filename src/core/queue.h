@@ -1,5 +1,5 @@
 /*
- * queue: ordered, bounded, concurrent delivery of events to a script Kea does not wait for.
+ * queue: ordered, durable, bounded-memory delivery of events to a script Kea does not wait for.
  *
  * Kea's threads put events in; `lanes` threads take them out and run the script, one run per lane
  * at a time, so at most `lanes` scripts run at once. Each event carries ordering keys (the lease's
@@ -8,16 +8,24 @@
  * same lease never overtake each other (an expire never runs before the select it follows), while
  * events about different leases run side by side.
  *
- * When `limit` events wait, a new one either waits for room (nothing is lost; Kea's thread blocks,
- * and that is counted and logged) or is dropped, counted and logged. rs_queue_stop() delivers what
- * is queued within a bounded time, kills what still runs then, and logs every event it could not
- * deliver.
+ * Every event is written ahead to the script's spool (src/spool/spool.h) on Kea's thread, then
+ * kept in memory while fewer than `limit` wait there. Past that, or while older events still wait
+ * on disk, it waits on disk only, and a feeder thread loads it back in order once the script
+ * catches up. So Kea never waits for a script (unless "block" asks for a bounded wait), and an
+ * event is lost neither to a full queue, nor a stop, nor a crash of Kea: what was not delivered
+ * is delivered at the next start, first. A record is acknowledged once delivered.
+ *
+ * A delivery that fails (the script killed by a signal or timed out; a worker that dies, hangs
+ * or breaks the protocol on it) is tried again, up to `max_attempts` in all; then the event is
+ * set aside in the dead-letter spool, whole, and delivery goes on with the next one. An exit
+ * status or a worker's answer other than 0 is a delivery: the script said what it did.
  *
  * Lifecycle: rs_queue_start, rs_queue_push (any thread), rs_queue_stop (once).
  */
 #ifndef RS_QUEUE_H
 #define RS_QUEUE_H
 
+#include "config.h"
 #include "log.h"
 
 #include <stdbool.h>
@@ -30,29 +38,38 @@
 #define RS_QUEUE_COALESCE_MS 5
 /* The nice value of the lane threads and of the scripts they start. */
 #define RS_QUEUE_NICE 10
+/* "on-full": "block": how long a Kea thread waits for room, at most, before the event goes to
+ * the spool. */
+#define RS_QUEUE_BLOCK_MAX_MS 1000
+/* The cursor of the spool is written at most this often: after a crash of Kea, what was
+ * delivered in the last this-many milliseconds is delivered again. */
+#define RS_QUEUE_ACK_INTERVAL_MS 50
+/* Where a queue's dead letters go, under its spool directory. */
+#define RS_QUEUE_DEAD_LETTERS "dead-letters"
 
 struct rs_queue_config {
     const char *script;
-    unsigned timeout_ms; /* per run; 0: no limit */
-    unsigned limit;      /* events waiting, at most */
-    unsigned lanes;      /* scripts running at once, at most */
-    bool drop_when_full;
-    /* NULL: run the script once per event. Else this delivers events (to a worker), in queue
-     * order, several at a time when several wait: `count` hooks and environments. Needs one
-     * lane. */
-    void (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[], size_t count);
+    unsigned timeout_ms;   /* per run; 0: no limit */
+    unsigned limit;        /* events waiting in memory, at most */
+    unsigned lanes;        /* scripts running at once, at most */
+    enum rs_on_full on_full;
+    unsigned max_attempts; /* failed deliveries before an event is set aside */
+    const char *spool_dir; /* the queue's own; created if missing (its parent must exist) */
+    uint64_t spool_limit_bytes;
+    /* NULL: run the script once per event. Else this makes one attempt at delivering events (to
+     * a worker), in queue order, several at a time when several wait: `count` hooks and
+     * environments. It returns how many were delivered; when fewer than `count`, the next one
+     * failed and `*failure` says how, or is NULL when no attempt was made (the worker could not
+     * be started, or unload gave up): that is no fault of the event. Needs one lane. */
+    size_t (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[],
+                      size_t count, const char **failure);
     void *deliver_ctx;
-    /* What a queued event is, to the queue: an opaque payload that these turn into the run's
-     * environment, called in a lane thread just before the run (building it there keeps the work
-     * off Kea's thread), and release once it ran or was dropped. envp_of returns a malloc'ed
-     * NULL-terminated array (free() the array only) or NULL when out of memory. */
-    char **(*envp_of)(void *ctx, void *payload);
-    void (*release)(void *ctx, void *payload);
-    void *payload_ctx;
 };
 
 struct rs_queue;
 
+/* Opens the spool (-errno: it cannot be used) and starts the threads. Events a previous run left
+ * in the spool are delivered first. */
 int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
                    const struct rs_logger *log);
 
@@ -63,24 +80,35 @@ uint64_t rs_queue_key(const char *text);
 #define RS_QUEUE_EVERY_LANE ((size_t)-1)
 
 /*
- * Queues a run of the script with argv[1] = `hook` (which must stay valid until `payload` is
- * released) for `payload`, which the queue then owns. `keys` are the event's ordering keys (may be
- * none, or RS_QUEUE_EVERY_LANE). Returns 0, or -ENOSPC when full and dropping (logged; the payload
- * is released), or -ENOMEM (the caller keeps the payload). Blocks while full unless dropping.
+ * Queues a run of the script with argv[1] = `hook` and environment `envp` (both copied). `keys`
+ * are the event's ordering keys (may be none, or RS_QUEUE_EVERY_LANE). Returns 0 once the event
+ * is accepted (written ahead, or kept in memory when the spool refuses it), -ENOSPC when it was
+ * dropped (logged), or -ENOMEM.
  */
-int rs_queue_push(struct rs_queue *queue, const char *hook, void *payload, const uint64_t keys[],
-                  size_t nr_keys);
+int rs_queue_push(struct rs_queue *queue, const char *hook, char *const envp[],
+                  const uint64_t keys[], size_t nr_keys);
 
 struct rs_queue_stats {
-    unsigned long long queued, delivered, dropped;
-    unsigned long long waited; /* events that found the queue full and waited for room */
-    unsigned waiting, running;
+    unsigned long long queued;      /* accepted */
+    unsigned long long delivered;   /* to the script, once each */
+    unsigned long long dropped;     /* "on-full": "drop", or the spool refused it with no room */
+    unsigned long long waited;      /* events for which Kea's thread waited ("block") */
+    unsigned long long spooled;     /* went to the spool only, memory being full */
+    unsigned long long retried;     /* failed deliveries tried again */
+    unsigned long long dead;        /* set aside after max_attempts */
+    unsigned long long unwritten;   /* kept in memory only, the spool refusing them */
+    unsigned long long written;     /* written ahead on Kea's thread... */
+    unsigned long long written_ns;  /* ...and the time that took there, encoding included */
+    unsigned waiting, running;      /* in memory */
+    unsigned long long backlog;     /* waiting in the spool only */
 };
 
 void rs_queue_stats(struct rs_queue *queue, struct rs_queue_stats *stats);
 
-/* Delivers what it can within `drain_ms`, then kills and reaps what still runs, logs each event
- * left undelivered, joins the threads and frees the queue. */
+/* Stops taking events out, lets deliveries under way finish within `drain_ms`, then kills what
+ * still runs, joins the threads and frees the queue. What was not delivered stays in the spool
+ * for the next start (logged); what delivered out of order is noted there, so that it is not
+ * delivered twice. */
 void rs_queue_stop(struct rs_queue *queue, unsigned drain_ms);
 
 #endif

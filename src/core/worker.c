@@ -35,7 +35,6 @@ struct rs_worker {
     struct rs_buf frame, answer;
 };
 
-/* Why a delivery did not get an answer. */
 /* How an attempt at a delivery ended. All but OK and DIED leave a live worker to be ended. */
 enum failure { OK, DIED, TIMED_OUT, GARBLED, CLOSED_STDIN, CLOSED_STDOUT, UNFRAMED };
 
@@ -43,6 +42,8 @@ enum failure { OK, DIED, TIMED_OUT, GARBLED, CLOSED_STDIN, CLOSED_STDOUT, UNFRAM
 static const char *failure_text(enum failure why)
 {
     switch (why) {
+    case DIED:
+        return "the worker exited";
     case TIMED_OUT:
         return "no answer within its timeout";
     case GARBLED:
@@ -302,8 +303,6 @@ static enum failure attempt(struct rs_worker *w, const char *const hooks[],
     return f;
 }
 
-/* Delivers events until all are answered or, when not patient, the first failure. Returns the
- * failure that ended it (OK when all were answered). Called with the lock held. */
 /* True once rs_worker_give_up() set a time and it has come. */
 static bool giving_up(struct rs_worker *w)
 {
@@ -311,6 +310,8 @@ static bool giving_up(struct rs_worker *w)
     return at && rs_now_ms() >= at;
 }
 
+/* Delivers events until all are answered or, when not patient, the first failure. Returns the
+ * failure that ended it (OK when all were answered). Called with the lock held. */
 static enum failure deliver(struct rs_worker *w, const char *const hooks[],
                             char *const *const envps[], size_t count, bool patient, int *codes,
                             size_t *done)
@@ -404,24 +405,32 @@ enum rs_outcome rs_worker_deliver(struct rs_worker *w, const char *hook, char *c
     return code == 0 ? RS_OUTCOME_SUCCESS : RS_OUTCOME_FAILED;
 }
 
-void rs_worker_deliver_many(struct rs_worker *w, const char *const hooks[],
-                            char *const *const envps[], size_t count)
+size_t rs_worker_deliver_batch(struct rs_worker *w, const char *const hooks[],
+                               char *const *const envps[], size_t count, const char **failure)
 {
     int codes[RS_WORKER_MAX_BATCH];
-    size_t done;
+    size_t done = 0;
+    *failure = NULL;
+    if (count > RS_WORKER_MAX_BATCH)
+        count = RS_WORKER_MAX_BATCH;
     pthread_mutex_lock(&w->lock);
-    for (size_t first = 0; first < count; first += RS_WORKER_MAX_BATCH) {
-        size_t n = count - first < RS_WORKER_MAX_BATCH ? count - first : RS_WORKER_MAX_BATCH;
-        deliver(w, hooks + first, envps + first, n, true, codes, &done);
+    if (!giving_up(w) && ensure_running(w, true) == 0) {
+        int64_t deadline = w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
+        int64_t give_up = atomic_load(&w->give_up_ms);
+        if (give_up && (!deadline || give_up < deadline))
+            deadline = give_up;
+        enum failure f = attempt(w, hooks, envps, count, &done, deadline, codes);
+        if (f != OK) {
+            discard_worker(w, f);
+            /* Cut short by unload: no fault of the event, which waits for the next start. */
+            if (!giving_up(w))
+                *failure = failure_text(f);
+        }
         for (size_t i = 0; i < done; i++)
-            log_answer(w, hooks[first + i], codes[i]);
-        for (size_t i = done; i < n; i++)
-            rs_log(w->log, RS_MSG_UNDELIVERED,
-                   "%s (%s): not delivered before unload: the worker "
-                   "could not be started or kept failing",
-                   w->script, hooks[first + i]);
+            log_answer(w, hooks[i], codes[i]);
     }
     pthread_mutex_unlock(&w->lock);
+    return done;
 }
 
 void rs_worker_give_up(struct rs_worker *w, int64_t deadline_ms)

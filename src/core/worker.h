@@ -4,7 +4,8 @@
  *
  * Protocol (src/core/frame.h): one framed event in, one answer line out (an integer, 0 = success).
  * A worker that exits, hangs past its timeout or answers something else is restarted, at most
- * once a second, and the event it had is delivered again; all of it is logged. Its stderr goes to
+ * once a second; all of it is logged. Who delivers the event it had again, and how often, is the
+ * caller's choice (src/core/queue.h counts attempts). Its stderr goes to
  * Kea's log. Calls are serialised: one event is in flight at a time.
  *
  * Lifecycle: rs_worker_start (starts the process), rs_worker_deliver (any thread),
@@ -41,14 +42,18 @@ int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *confi
 enum rs_outcome rs_worker_deliver(struct rs_worker *worker, const char *hook, char *const envp[],
                                   bool patient);
 
-/* Delivers `count` events in order, patiently (for a queue Kea does not wait for): sent in one go,
- * then the answers read; those unanswered when a worker breaks go to the next one. */
-void rs_worker_deliver_many(struct rs_worker *worker, const char *const hooks[],
-                            char *const *const envps[], size_t count);
+/* One attempt at delivering `count` events in order (for a queue Kea does not wait for): sent in
+ * one go, then the answers read, one timeout for the whole batch. A worker that is not running is
+ * started first (waiting out the restart limit). Returns how many were answered (an answer other
+ * than 0 is logged, and counts as answered). When fewer than `count`, the worker broke on the
+ * next one (it is ended, and restarted at the next call) and `*failure` says how; `*failure` is
+ * NULL when no attempt was made: the worker could not be started, or unload gave up. At most
+ * 256 events per call: more are left for the next. */
+size_t rs_worker_deliver_batch(struct rs_worker *worker, const char *const hooks[],
+                               char *const *const envps[], size_t count, const char **failure);
 
-/* From `deadline_ms` (monotonic) on, patient deliveries stop retrying a worker that cannot be
- * started or keeps failing, so that unload is not held up; what they could not deliver is logged
- * as undelivered. Any thread. */
+/* From `deadline_ms` (monotonic) on, deliveries stop retrying a worker that cannot be started or
+ * keeps failing, and batches in flight end at it, so that unload is not held up. Any thread. */
 void rs_worker_give_up(struct rs_worker *worker, int64_t deadline_ms);
 
 void rs_worker_stop(struct rs_worker *worker, unsigned grace_ms);

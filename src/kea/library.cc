@@ -13,6 +13,7 @@ extern "C" {
 }
 
 #include <cc/data.h>
+#include <dhcpsrv/cfgmgr.h>
 #include <hooks/hooks.h>
 #include <hooks/server_hooks.h>
 
@@ -188,9 +189,16 @@ int load(LibraryHandle &handle)
         isc::data::ConstElementPtr params = handle.getParameters();
         const std::string json = params ? params->str() : std::string();
         char err[512];
-        if (rs_engine_new(json.c_str(), runscript::kea_logger(), &engine, err, sizeof(err)) != 0)
+        // Static: the engine keeps pointers to these until the next load.
+        static std::string data_dir;
+        data_dir = isc::dhcp::CfgMgr::instance().getDataDir().get();
+        const bool dhcp4 = isc::hooks::ServerHooks::getServerHooks().findIndex("pkt4_receive") >= 0;
+        const rs_engine_env env = {data_dir.empty() ? nullptr : data_dir.c_str(),
+                                   dhcp4 ? "dhcp4" : "dhcp6"};
+        if (rs_engine_new(json.c_str(), &env, runscript::kea_logger(), &engine, err,
+                          sizeof(err)) != 0)
             return fail_load(std::string("configuration refused: ") + err);
-        if (isc::hooks::ServerHooks::getServerHooks().findIndex("pkt4_receive") >= 0) {
+        if (dhcp4) {
             const unsigned short *codes;
             for (size_t i = 0, n = rs_engine_option_codes(engine, &codes); i < n; ++i)
                 if (codes[i] > 254)

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIXED_SIZE 12 /* version, attempts, hook length, key count, variable count */
+#define FIXED_SIZE      12 /* version, attempts, hook length, key count, variable count */
+#define EVERY_KEY_COUNT 0xffffffffu
 
 static unsigned char *put(unsigned char *p, uint64_t v, int bytes)
 {
@@ -18,6 +19,9 @@ int rs_event_record_encode(const char *hook, unsigned attempts, const uint64_t k
                            size_t nr_keys, char *const envp[], void **out, size_t *len)
 {
     size_t hook_len = strlen(hook), nr_env = 0;
+    bool every_key = nr_keys == RS_EVENT_RECORD_EVERY_KEY;
+    if (every_key)
+        nr_keys = 0;
     if (hook_len > UINT16_MAX || nr_keys > RS_EVENT_RECORD_MAX_KEYS || attempts > UINT8_MAX)
         return -EINVAL;
     size_t size = FIXED_SIZE + hook_len + nr_keys * 8;
@@ -33,7 +37,7 @@ int rs_event_record_encode(const char *hook, unsigned attempts, const uint64_t k
     p = put(p, RS_EVENT_RECORD_VERSION, 1);
     p = put(p, attempts, 1);
     p = put(p, hook_len, 2);
-    p = put(p, nr_keys, 4);
+    p = put(p, every_key ? EVERY_KEY_COUNT : nr_keys, 4);
     p = put(p, nr_env, 4);
     memcpy(p, hook, hook_len);
     p += hook_len;
@@ -94,8 +98,12 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
     struct reader r = {data, len};
     uint64_t version, attempts, hook_len, nr_keys, nr_env;
     if (!take(&r, &version, 1) || !take(&r, &attempts, 1) || !take(&r, &hook_len, 2) ||
-        !take(&r, &nr_keys, 4) || !take(&r, &nr_env, 4) || version != RS_EVENT_RECORD_VERSION ||
-        nr_keys > RS_EVENT_RECORD_MAX_KEYS || nr_keys * 8 > r.left || nr_env * 4 > r.left)
+        !take(&r, &nr_keys, 4) || !take(&r, &nr_env, 4) || version != RS_EVENT_RECORD_VERSION)
+        return -EBADMSG;
+    bool every_key = nr_keys == EVERY_KEY_COUNT;
+    if (every_key)
+        nr_keys = 0;
+    if (nr_keys > RS_EVENT_RECORD_MAX_KEYS || nr_keys * 8 > r.left || nr_env * 4 > r.left)
         return -EBADMSG;
     int rc = 0;
     record->attempts = (unsigned)attempts;
@@ -108,7 +116,7 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
         rs_event_record_release(record);
         return -ENOMEM;
     }
-    record->nr_keys = nr_keys;
+    record->nr_keys = every_key ? RS_EVENT_RECORD_EVERY_KEY : nr_keys;
     for (size_t i = 0; !rc && i < nr_keys; i++)
         if (!take(&r, &record->keys[i], 8))
             rc = -EBADMSG;

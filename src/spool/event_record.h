@@ -6,7 +6,8 @@
  * and disk), how many delivery attempts already failed (so a poisoned event is set aside after
  * max-attempts, even across restarts), and the environment, byte for byte.
  *
- *   u8 version (1)  u8 attempts  u16 hook length  u32 number of keys  u32 number of variables
+ *   u8 version (1)  u8 attempts  u16 hook length  u32 number of keys (0xffffffff: every key)
+ *   u32 number of variables
  *   hook bytes  keys (u64 each)  variables (u32 length, then the bytes, no NUL)
  *
  * little endian throughout. Decoding trusts nothing: a record comes from a file that a crash, a
@@ -21,11 +22,14 @@
 #define RS_EVENT_RECORD_VERSION 1
 /* More than a hook has: a larger count is damage. */
 #define RS_EVENT_RECORD_MAX_KEYS 64
+/* As a number of keys: the event is ordered against every other (RS_QUEUE_EVERY_LANE), written
+ * as the count 0xffffffff with no keys. */
+#define RS_EVENT_RECORD_EVERY_KEY ((size_t)-1)
 
 struct rs_event_record {
     char *hook;        /* NUL-terminated */
     unsigned attempts; /* failed deliveries so far */
-    uint64_t *keys;    /* nr_keys of them */
+    uint64_t *keys;    /* nr_keys of them, unless nr_keys is RS_EVENT_RECORD_EVERY_KEY */
     size_t nr_keys;
     char **envp; /* NULL-terminated; each "NAME=value" */
     size_t nr_env;

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RECORD_MAGIC     0x31525352u /* "RSR1" read as a little-endian u32 */
@@ -18,6 +20,11 @@
 #define SEGMENT_NAME_LEN (16 + sizeof(SEGMENT_SUFFIX) - 1)
 #define CURSOR_NAME      "cursor"
 #define CURSOR_TMP_NAME  "cursor.tmp"
+#define LOCK_NAME        "lock"
+#define DELIVERED_NAME   "delivered"
+#define DELIVERED_TMP    "delivered.tmp"
+/* How long opening waits for another holder of the spool to let go of it. */
+#define LOCK_WAIT_MS 2000
 
 struct segment {
     uint64_t first_seq;
@@ -27,6 +34,7 @@ struct segment {
 
 struct rs_spool {
     int dir_fd;
+    int lock_fd; /* flock()ed: one process at a time */
     uint64_t limit_bytes, segment_bytes;
 
     pthread_mutex_t lock;     /* the segment list, the writer, the cursor and the counters */
@@ -41,6 +49,8 @@ struct rs_spool {
     struct rs_spool_stats counters;
 
     /* The reader's own, touched by the reader thread only. */
+    uint64_t *delivered; /* sorted: records past the cursor delivered before the last close */
+    size_t nr_delivered;
     int read_fd;
     uint64_t read_segment; /* first_seq of the segment read_fd reads */
     uint64_t read_offset;
@@ -391,7 +401,92 @@ static void read_cursor(struct rs_spool *s)
     s->cursor_offset = offset;
 }
 
+/* --- records delivered out of order --- */
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The list rs_spool_set_delivered() left: only numbers between the cursor and the last record
+ * count, so a stale or damaged file can never hide a record appended later. */
+static void read_delivered(struct rs_spool *s)
+{
+    FILE *in = NULL;
+    int fd = openat(s->dir_fd, DELIVERED_NAME, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && !(in = fdopen(fd, "r")))
+        close(fd);
+    if (!in)
+        return;
+    uint64_t seq;
+    size_t alloc = 0;
+    while (fscanf(in, "%" SCNu64, &seq) == 1) {
+        if (seq < s->cursor_seq || seq >= s->next_seq)
+            continue;
+        if (s->nr_delivered == alloc) {
+            alloc = alloc ? alloc * 2 : 64;
+            uint64_t *grown = realloc(s->delivered, alloc * sizeof(*grown));
+            if (!grown)
+                break; /* delivered again rather than not at all */
+            s->delivered = grown;
+        }
+        s->delivered[s->nr_delivered++] = seq;
+    }
+    fclose(in);
+    qsort(s->delivered, s->nr_delivered, sizeof(*s->delivered), compare_u64);
+}
+
+static bool was_delivered(const struct rs_spool *s, uint64_t seq)
+{
+    return s->nr_delivered &&
+           bsearch(&seq, s->delivered, s->nr_delivered, sizeof(seq), compare_u64) != NULL;
+}
+
+int rs_spool_set_delivered(struct rs_spool *s, const uint64_t seqs[], size_t count)
+{
+    if (!count) {
+        if (unlinkat(s->dir_fd, DELIVERED_NAME, 0) < 0 && errno != ENOENT)
+            return -errno;
+        return 0;
+    }
+    int fd = openat(s->dir_fd, DELIVERED_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!out) {
+        int rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    for (size_t i = 0; i < count; i++)
+        fprintf(out, "%" PRIu64 "\n", seqs[i]);
+    int rc = ferror(out) ? -EIO : 0;
+    if (fclose(out) != 0 && !rc)
+        rc = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+    if (!rc && renameat(s->dir_fd, DELIVERED_TMP, s->dir_fd, DELIVERED_NAME) < 0)
+        rc = -errno;
+    return rc;
+}
+
 /* --- opening and closing --- */
+
+/* Two processes appending to one spool would interleave their sequence numbers: the second one
+ * to come waits a little (a reconfiguration may still be closing it), then is refused. */
+static int take_lock(struct rs_spool *s)
+{
+    s->lock_fd = openat(s->dir_fd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return -errno;
+    for (int waited = 0;; waited += 20) {
+        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (waited >= LOCK_WAIT_MS)
+            return -EBUSY;
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    }
+}
 
 int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
                   struct rs_spool_recovery *recovery)
@@ -416,10 +511,12 @@ int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
     s->limit_bytes = config->limit_bytes;
     s->segment_bytes =
         config->segment_bytes ? config->segment_bytes : RS_SPOOL_DEFAULT_SEGMENT_BYTES;
-    s->write_fd = s->read_fd = -1;
+    s->write_fd = s->read_fd = s->lock_fd = -1;
     s->next_seq = 1;
     pthread_mutex_init(&s->lock, NULL);
-    int rc = list_segments(s);
+    int rc = take_lock(s);
+    if (!rc)
+        rc = list_segments(s);
     if (!rc && s->nr_segments)
         rc = scan_last_segment(s, recovery);
     if (rc) {
@@ -427,6 +524,7 @@ int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
         return rc;
     }
     read_cursor(s);
+    read_delivered(s);
     s->read_segment = s->cursor_segment;
     s->read_offset = s->cursor_offset;
     recovery->records = s->next_seq - s->cursor_seq;
@@ -440,9 +538,12 @@ void rs_spool_close(struct rs_spool *s)
         close(s->write_fd);
     if (s->read_fd >= 0)
         close(s->read_fd);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* and with it the lock */
     close(s->dir_fd);
     pthread_mutex_destroy(&s->lock);
     free(s->segments);
+    free(s->delivered);
     free(s);
 }
 
@@ -585,6 +686,10 @@ int rs_spool_read(struct rs_spool *s, struct rs_spool_record *record)
         }
         uint64_t record_end = s->read_offset + RS_SPOOL_HEADER_SIZE + len;
         s->read_offset = record_end;
+        if (was_delivered(s, seq)) {
+            free(data);
+            continue;
+        }
         *record = (struct rs_spool_record){{seq, s->read_segment, record_end}, data, len};
         return 0;
     }

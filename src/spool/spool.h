@@ -12,8 +12,11 @@
  *   0000000000000001.seg   segments, each named by the sequence number of its first record (hex);
  *                          a new one is begun once the last has grown past segment_bytes, and a
  *                          segment is removed once every record in it was acknowledged
- *   cursor                 "SEQ OFFSET\n": the first record not acknowledged and where it begins
- *                          in its segment; replaced whole (rename), absent while nothing was
+ *   cursor                 "SEQ SEGMENT OFFSET\n": the first record not acknowledged, its
+ *                          segment and where it begins there; replaced whole (rename), absent
+ *                          while nothing was
+ *   delivered              records past the cursor delivered before a stop (see below)
+ *   lock                   flock()ed by the process that has the spool open
  *
  * A record is a 24-byte header, then its payload:
  *
@@ -62,8 +65,9 @@ struct rs_spool_recovery {
 };
 
 /* Opens (creating if need be) the spool in config->dir and finds where it left off. -ENOTDIR,
- * -EACCES, -EROFS...: the directory cannot be used. A damaged or empty cursor file is no error:
- * reading then starts at the oldest record there is (delivered again rather than lost). */
+ * -EACCES, -EROFS...: the directory cannot be used; -EBUSY: another process has it open (it is
+ * given 2 s to close it). A damaged or empty cursor file is no error: reading then starts at the
+ * oldest record there is (delivered again rather than lost). */
 int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
                   struct rs_spool_recovery *recovery);
 
@@ -98,6 +102,12 @@ void rs_spool_rewind(struct rs_spool *spool);
 /* Every record up to the one at `pos` (included) was delivered: the cursor moves past it, and
  * spent segments are removed. A position at or before the cursor changes nothing. */
 int rs_spool_ack(struct rs_spool *spool, const struct rs_spool_pos *pos);
+
+/* Records past the cursor that were delivered (out of order) and must not be read again: kept in
+ * the file "delivered" (replaced whole; removed when `count` is 0) for the next open, whose reader
+ * skips them. For a clean stop while earlier records wait: without it, they would be delivered
+ * twice. Reader thread. */
+int rs_spool_set_delivered(struct rs_spool *spool, const uint64_t seqs[], size_t count);
 
 struct rs_spool_stats {
     uint64_t records;  /* appended and not acknowledged */
