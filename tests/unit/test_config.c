@@ -293,6 +293,58 @@ static void test_settings_accepted(void **state)
     free(json);
 }
 
+/* The delivery settings of scripts Kea does not wait for: each refused by name, and what an
+ * operator who gives none gets. */
+static void test_delivery_settings(void **state)
+{
+    struct fixture *f = *state;
+    refused_with(f, "\"wait\": false, \"on-full\": \"wait\"", "on-full", "\"spool\"");
+    refused_with(f, "\"wait\": false, \"spool-dir\": \"spool\"", "spool-dir", "absolute");
+    refused_with(f, "\"wait\": false, \"spool-dir\": \"/nonexistent/spool\"", "spool-dir",
+                 "No such file");
+    refused_with(f, "\"wait\": false, \"spool-limit\": 0", "spool-limit", "1 to");
+    refused_with(f, "\"wait\": false, \"max-attempts\": 0", "max-attempts", "1 to 100");
+    refused_with(f, "\"wait\": false, \"max-attempts\": 101", "max-attempts", "1 to 100");
+    /* A waited-for script has no queue: its own settings for one are a mistake. */
+    refused_with(f, "\"wait\": true, \"max-attempts\": 5", "max-attempts", "\"wait\": false");
+    refused_with(f, "\"spool-limit\": 5", "spool-limit", "\"wait\": false");
+    char *json = NULL;
+    assert_true(asprintf(&json, "{\"script\": \"%s\", \"wait\": false, \"spool-dir\": \"%s\"}",
+                         f->script, f->script) > 0);
+    REFUSED(json, "'spool-dir'", "not a directory");
+    free(json);
+
+    struct rs_config config;
+    char err[512] = "";
+    json = params("{\"script\": \"%s\", \"wait\": false}", f->script);
+    assert_int_equal(rs_config_parse(json, &config, err, sizeof(err)), 0);
+    assert_int_equal(config.scripts[0].on_full, RS_ON_FULL_SPOOL);
+    assert_null(config.scripts[0].spool_dir);
+    assert_int_equal(config.scripts[0].spool_limit_mb, RS_DEFAULT_SPOOL_LIMIT_MB);
+    assert_int_equal(config.scripts[0].max_attempts, RS_DEFAULT_MAX_ATTEMPTS);
+    rs_config_release(&config);
+    free(json);
+    /* Top-level settings are each entry's defaults, and an entry's own win. */
+    assert_true(asprintf(&json,
+                         "{\"wait\": false, \"spool-dir\": \"%s\", \"on-full\": \"block\", "
+                         "\"scripts\": [{\"script\": \"%s\"}, {\"script\": \"%s\", "
+                         "\"on-full\": \"drop\", \"max-attempts\": 7, \"spool-limit\": 9}]}",
+                         f->subdir, f->script, f->script) > 0);
+    int rc = rs_config_parse(json, &config, err, sizeof(err));
+    if (rc)
+        print_message("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(config.nr_scripts, 2);
+    assert_string_equal(config.scripts[0].spool_dir, f->subdir);
+    assert_string_equal(config.scripts[1].spool_dir, f->subdir);
+    assert_int_equal(config.scripts[0].on_full, RS_ON_FULL_BLOCK);
+    assert_int_equal(config.scripts[1].on_full, RS_ON_FULL_DROP);
+    assert_int_equal(config.scripts[1].max_attempts, 7);
+    assert_int_equal(config.scripts[1].spool_limit_mb, 9);
+    rs_config_release(&config);
+    free(json);
+}
+
 static void test_scripts_list(void **state)
 {
     struct fixture *f = *state;
@@ -354,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_error_buffer_is_bounded),
         cmocka_unit_test(test_settings_refused_by_name),
         cmocka_unit_test(test_settings_accepted),
+        cmocka_unit_test(test_delivery_settings),
         cmocka_unit_test(test_scripts_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -58,6 +58,22 @@ static void test_no_keys_no_variables(void **state)
     free(buf);
 }
 
+/* An event with more keys than it can hold is ordered against all others, on disk too. */
+static void test_every_key(void **state)
+{
+    (void)state;
+    char *const none[] = {NULL};
+    void *buf;
+    size_t len;
+    encode("leases4_committed", 2, NULL, RS_EVENT_RECORD_EVERY_KEY, none, &buf, &len);
+    struct rs_event_record record;
+    assert_int_equal(rs_event_record_decode(buf, len, &record), 0);
+    assert_int_equal(record.nr_keys, RS_EVENT_RECORD_EVERY_KEY);
+    assert_int_equal(record.attempts, 2);
+    rs_event_record_release(&record);
+    free(buf);
+}
+
 static void test_limits_of_the_format(void **state)
 {
     (void)state;
@@ -140,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_is_byte_exact),
         cmocka_unit_test(test_no_keys_no_variables),
+        cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_limits_of_the_format),
         cmocka_unit_test(test_damage_is_refused_never_misread),
     };

@@ -1,4 +1,6 @@
 #include "queue.h"
+#include "spool/event_record.h"
+#include "spool/spool.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -22,42 +24,6 @@ static const char recorder_script[] = "#!/bin/sh\n"
                                       "if [ -n \"$SLEEP\" ]; then sleep \"$SLEEP\"; fi\n"
                                       "echo \"end $SEQ $1\" >> \"$LOG\"\n";
 
-/* --- payloads: what the tests queue --- */
-
-/* A queued event of these tests: its hook name and environment, owned. */
-struct payload {
-    char hook[32];
-    char **envp; /* NULL-terminated, each string malloc'ed */
-};
-
-static int payloads_alive; /* every payload queued must be released once */
-
-static char **payload_envp(void *ctx, void *data)
-{
-    (void)ctx;
-    struct payload *p = data;
-    size_t n = 0;
-    while (p->envp[n])
-        n++;
-    char **envp = malloc((n + 1) * sizeof(*envp));
-    if (envp)
-        memcpy(envp, p->envp, (n + 1) * sizeof(*envp));
-    return envp;
-}
-
-static void payload_release(void *ctx, void *data)
-{
-    (void)ctx;
-    struct payload *p = data;
-    for (char **e = p->envp; *e; e++)
-        free(*e);
-    free(p->envp);
-    free(p);
-    __atomic_fetch_sub(&payloads_alive, 1, __ATOMIC_SEQ_CST);
-}
-
-#define PAYLOADS .envp_of = payload_envp, .release = payload_release
-
 /* --- deliver callback (the way to a worker) --- */
 
 #define MANY 300
@@ -70,13 +36,16 @@ struct sink {
     int seqs[MANY + 16];
     int nr;
     size_t sizes[MANY + 16];
-    int bad; /* hook and SEQ disagree, or too many */
+    int bad;      /* hook and SEQ disagree, or too many */
+    int poison;   /* the worker "dies" on the event with this SEQ (-1: none)... */
+    int poisoned; /* ...this many times it did */
 };
 
-static void sink_deliver(void *ctx, const char *const hooks[], char *const *const envps[],
-                         size_t count)
+static size_t sink_deliver(void *ctx, const char *const hooks[], char *const *const envps[],
+                           size_t count, const char **failure)
 {
     struct sink *s = ctx;
+    size_t delivered = count;
     pthread_mutex_lock(&s->lock);
     if (s->calls < MANY + 16)
         s->sizes[s->calls] = count;
@@ -86,6 +55,12 @@ static void sink_deliver(void *ctx, const char *const hooks[], char *const *cons
         for (char *const *e = envps[i]; *e; e++)
             sscanf(*e, "SEQ=%d", &seq);
         sscanf(hooks[i], "hook%d", &hook_seq);
+        if (seq == s->poison) {
+            s->poisoned++;
+            *failure = "the worker exited";
+            delivered = i;
+            break;
+        }
         if (seq != hook_seq || s->nr >= MANY + 16)
             s->bad++;
         else
@@ -102,6 +77,7 @@ static void sink_deliver(void *ctx, const char *const hooks[], char *const *cons
         }
     }
     pthread_mutex_unlock(&s->lock);
+    return delivered;
 }
 
 /* Static, its lock never destroyed: a failed test's teardown may still have to release it. */
@@ -112,7 +88,8 @@ static void sink_init(struct sink *s)
     pthread_mutex_lock(&s->lock);
     s->hold = true;
     s->held = false;
-    s->calls = s->nr = s->bad = 0;
+    s->calls = s->nr = s->bad = s->poisoned = 0;
+    s->poison = -1;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -142,6 +119,7 @@ struct fixture {
     char *script;
     char *log;
     char *go;
+    char *spool; /* the queue's spool directory */
     struct resources before;
     struct recorder rec;
     struct rs_queue *q; /* the one running, for teardown to stop after a failure */
@@ -155,6 +133,7 @@ static int setup(void **state)
     f->script = write_file(f->dir, "record.sh", recorder_script, 0755);
     assert_true(asprintf(&f->log, "%s/log", f->dir) > 0);
     assert_true(asprintf(&f->go, "%s/go", f->dir) > 0);
+    assert_true(asprintf(&f->spool, "%s/spool", f->dir) > 0);
     f->before = resources_now();
     rec_init(&f->rec);
     *state = f;
@@ -176,6 +155,7 @@ static int teardown(void **state)
     free(f->script);
     free(f->log);
     free(f->go);
+    free(f->spool);
     free(f);
     return 0;
 }
@@ -184,17 +164,25 @@ static int teardown(void **state)
 static void assert_clean(struct fixture *f)
 {
     assert_resources_back(&f->before);
-    assert_int_equal(__atomic_load_n(&payloads_alive, __ATOMIC_SEQ_CST), 0);
 }
 
-static struct rs_queue *queue_start(struct fixture *f, unsigned lanes, unsigned limit, bool drop)
+/* A queue running the recording script, its spool in f->spool. */
+static struct rs_queue_config exec_config(struct fixture *f, unsigned lanes, unsigned limit,
+                                          enum rs_on_full on_full)
 {
-    struct rs_queue_config config = {.script = f->script,
-                                     PAYLOADS,
-                                     .timeout_ms = 0,
-                                     .limit = limit,
-                                     .lanes = lanes,
-                                     .drop_when_full = drop};
+    return (struct rs_queue_config){.script = f->script,
+                                    .timeout_ms = 0,
+                                    .limit = limit,
+                                    .lanes = lanes,
+                                    .on_full = on_full,
+                                    .max_attempts = 3,
+                                    .spool_dir = f->spool};
+}
+
+static struct rs_queue *queue_start(struct fixture *f, unsigned lanes, unsigned limit,
+                                    enum rs_on_full on_full)
+{
+    struct rs_queue_config config = exec_config(f, lanes, limit, on_full);
     struct rs_queue *q = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
     assert_non_null(q);
@@ -220,24 +208,12 @@ static int push(struct fixture *f, struct rs_queue *q, int seq, const char *slee
     snprintf(sleep_var, sizeof(sleep_var), "SLEEP=%s", sleep ? sleep : "");
     snprintf(go_var, sizeof(go_var), "GO=%s", gated ? f->go : "");
     snprintf(hook, sizeof(hook), "hook%d", seq);
-    const char *const envp[] = {"PATH=/usr/bin:/bin", seq_var, log_var, sleep_var, go_var};
-    const size_t nr = sizeof(envp) / sizeof(*envp);
-    struct payload *p = calloc(1, sizeof(*p));
-    assert_non_null(p);
-    snprintf(p->hook, sizeof(p->hook), "%s", hook);
-    p->envp = calloc(nr + 1, sizeof(*p->envp));
-    assert_non_null(p->envp);
-    for (size_t i = 0; i < nr; i++)
-        assert_non_null(p->envp[i] = strdup(envp[i]));
+    char *envp[] = {"PATH=/usr/bin:/bin", seq_var, log_var, sleep_var, go_var, NULL};
     uint64_t hashes[8];
     assert_true(nr_keys <= 8);
     for (size_t i = 0; i < nr_keys; i++)
         hashes[i] = rs_queue_key(keys[i]);
-    __atomic_fetch_add(&payloads_alive, 1, __ATOMIC_SEQ_CST);
-    int rc = rs_queue_push(q, p->hook, p, hashes, nr_keys);
-    if (rc == -ENOMEM)
-        payload_release(NULL, p);
-    return rc;
+    return rs_queue_push(q, hook, envp, hashes, nr_keys);
 }
 
 static void open_gate(struct fixture *f)
@@ -396,20 +372,21 @@ static void wait_delivered(struct rs_queue *q, unsigned long long n, int timeout
     assert_int_equal(stats.delivered, n);
 }
 
-static void no_delivery(void *ctx, const char *const hooks[], char *const *const envps[],
-                        size_t count)
+static size_t no_delivery(void *ctx, const char *const hooks[], char *const *const envps[],
+                          size_t count, const char **failure)
 {
     (void)ctx;
     (void)hooks;
     (void)envps;
-    (void)count;
+    (void)failure;
+    return count;
 }
 
 static void test_bad_config(void **state)
 {
     struct fixture *f = *state;
     struct rs_queue *q = NULL;
-    struct rs_queue_config config = {.script = f->script, .limit = 10, .lanes = 0, PAYLOADS};
+    struct rs_queue_config config = exec_config(f, 0, 10, RS_ON_FULL_SPOOL);
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
     config.lanes = RS_QUEUE_MAX_LANES + 1;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
@@ -420,14 +397,19 @@ static void test_bad_config(void **state)
     config.lanes = 2;
     config.deliver = no_delivery;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
-    /* A queue must know how to turn what it holds into a run, and how to let go of it. */
     config.lanes = 1;
     config.deliver = NULL;
-    config.envp_of = NULL;
+    config.max_attempts = 0;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
-    config.envp_of = payload_envp;
-    config.release = NULL;
+    config.max_attempts = 3;
+    /* A spool is not optional, and must be usable. */
+    config.spool_dir = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -EINVAL);
+    char *nowhere = NULL;
+    assert_true(asprintf(&nowhere, "%s/missing/spool", f->dir) > 0);
+    config.spool_dir = nowhere;
+    assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), -ENOENT);
+    free(nowhere);
     assert_null(q);
     assert_int_equal(rec_count(&f->rec, RS_MSG_COUNT), 0);
     assert_clean(f);
@@ -436,7 +418,7 @@ static void test_bad_config(void **state)
 static void test_same_key_in_order(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 4, 100, false);
+    struct rs_queue *q = queue_start(f, 4, 100, RS_ON_FULL_SPOOL);
     char keys[4][32];
     keys_on_lanes(keys, 4);
     /* 3 keys, 8 events each; the earlier events of a key take longer, so an event overtaking
@@ -474,7 +456,7 @@ static void test_concurrency_bounded(void **state)
     for (unsigned lanes = 2; lanes <= 4; lanes += 2) {
         unlink(f->log); /* the same fixture for both rounds */
         unlink(f->go);
-        struct rs_queue *q = queue_start(f, lanes, 100, false);
+        struct rs_queue *q = queue_start(f, lanes, 100, RS_ON_FULL_SPOOL);
         /* Events without keys go round the lanes: all of them can run at once. Each waits for the
          * gate, which opens once `lanes` of them have started, however long starting takes. */
         int events = (int)lanes * 3;
@@ -515,7 +497,7 @@ static void test_concurrency_bounded(void **state)
 static void test_multi_key_order(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 4, 100, false);
+    struct rs_queue *q = queue_start(f, 4, 100, RS_ON_FULL_SPOOL);
     char k[4][32];
     keys_on_lanes(k, 4);
     /* Each event's keys (key i is on lane i) and how long it runs. An event on several lanes runs
@@ -578,8 +560,7 @@ struct pusher {
     struct rs_queue *q;
     int seq;
     int rc;
-    _Atomic int64_t started_ms;
-    _Atomic bool done;
+    _Atomic int64_t started_ms, ended_ms;
 };
 
 static void *push_in_thread(void *arg)
@@ -587,74 +568,106 @@ static void *push_in_thread(void *arg)
     struct pusher *p = arg;
     p->started_ms = now_ms();
     p->rc = push(p->f, p->q, p->seq, NULL, false, NULL, 0);
-    p->done = true;
+    p->ended_ms = now_ms();
     return NULL;
 }
 
-static void test_full_blocks(void **state)
+/* Every event ran exactly once, in push order: one lane. */
+static void assert_all_once_in_order(struct fixture *f, int events)
+{
+    struct run_log log = read_log(f);
+    int *seqs = calloc((size_t)events, sizeof(*seqs));
+    assert_non_null(seqs);
+    for (int i = 0; i < events; i++)
+        seqs[i] = i;
+    assert_sequential(&log, seqs, (size_t)events);
+    assert_int_equal(count_records(&log, true), events);
+    free(seqs);
+    free(log.items);
+}
+
+/* Kea's thread never waits for a script: past the memory limit, events wait on disk, and come
+ * back in order. */
+static void test_full_spools(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 1, 3, false);
-    /* The first run waits for the gate: the queue fills up behind it. */
-    for (int seq = 0; seq < 3; seq++)
+    struct rs_queue *q = queue_start(f, 1, 3, RS_ON_FULL_SPOOL);
+    enum { EVENTS = 60 };
+    /* The first run waits for the gate: memory fills up behind it. */
+    int64_t t0 = now_ms();
+    for (int seq = 0; seq < EVENTS; seq++)
         assert_int_equal(push(f, q, seq, NULL, seq == 0, NULL, 0), 0);
-    struct pusher p = {.f = f, .q = q, .seq = 3, .rc = -1, .done = false};
-    assert_int_equal(pthread_create(&p.thread, NULL, push_in_thread, &p), 0);
-    sleep_ms(300);
-    /* Full: the fourth push waits. */
-    assert_false(p.done);
+    /* No push waited for the gate (shut, it would have waited for ever). */
+    assert_true(now_ms() - t0 < slack_ms());
     struct rs_queue_stats stats;
     rs_queue_stats(q, &stats);
-    assert_int_equal(stats.queued, 3);
-    assert_int_equal(stats.running + stats.waiting, 3);
-    int64_t opened_ms = now_ms();
-    open_gate(f);
-    pthread_join(p.thread, NULL);
-    int64_t joined_ms = now_ms();
-    assert_true(p.done);
-    assert_int_equal(p.rc, 0);
-    /* More, from here: each waits for room in turn, none is lost. */
-    for (int seq = 4; seq < 12; seq++) {
-        assert_int_equal(push(f, q, seq, "0.02", false, NULL, 0), 0);
-        rs_queue_stats(q, &stats);
-        assert_true(stats.running + stats.waiting <= 3);
-    }
-    wait_delivered(q, 12, 20000);
-    rs_queue_stats(q, &stats);
-    assert_int_equal(stats.queued, 12);
-    assert_int_equal(stats.dropped, 0);
-    queue_stop(f, 5000);
-    struct run_log log = read_log(f);
-    int seqs[12];
-    for (int i = 0; i < 12; i++)
-        seqs[i] = i;
-    /* One lane: all in push order. */
-    assert_sequential(&log, seqs, 12);
-    /* Kea was held up: said once (the first wait), and only that. */
-    assert_true(stats.waited >= 1);
+    assert_int_equal(stats.queued, EVENTS);
+    assert_int_equal(stats.spooled, EVENTS - 3);
+    assert_int_equal(stats.backlog, EVENTS - 3);
+    assert_int_equal(stats.written, EVENTS);
+    assert_int_equal(stats.waited + stats.dropped, 0);
+    /* Said when the spilling began, and only then. */
     assert_int_equal(rec_count(&f->rec, RS_MSG_QUEUE_FULL), 1);
-    assert_int_equal(
-        rec_count_text(&f->rec, RS_MSG_QUEUE_FULL, "(hook3): queue full (3 events), Kea waited "),
-        1);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_QUEUE_FULL, " ms for room; waits so far: 1"),
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_QUEUE_FULL,
+                                    "(hook3): 3 events wait in memory; the next ones wait in "
+                                    "the spool "),
                      1);
-    /* The fourth push waited until the gate opened, and no longer than it took to come back.
-     * Its wait began a moment after its thread started: half the window allows for a thread
-     * the scheduler keeps waiting. */
-    char *full = rec_text(&f->rec, RS_MSG_QUEUE_FULL, 0);
-    long long waited_ms = -1;
-    assert_int_equal(sscanf(strstr(full, "Kea waited "), "Kea waited %lld ms", &waited_ms), 1);
-    assert_in_range(waited_ms, (opened_ms - p.started_ms) / 2, joined_ms - p.started_ms + 2);
-    free(full);
-    assert_int_equal(rec_count_severity(&f->rec, RS_WARN), 1);
-    free(log.items);
+    open_gate(f);
+    wait_delivered(q, EVENTS, 20000);
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.backlog, 0);
+    queue_stop(f, 5000);
+    assert_all_once_in_order(f, EVENTS);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL,
+                                    ": the spool is drained: 57 events delivered from it"),
+                     1);
+    /* Everything was acknowledged: nothing is left for a next start. */
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL, "stay in the spool"), 0);
+    assert_int_equal(rec_count_severity(&f->rec, RS_ERROR), 0);
+    assert_clean(f);
+}
+
+/* "block" waits for room, but never longer than RS_QUEUE_BLOCK_MAX_MS: then the event spools. */
+static void test_full_blocks_a_bounded_time(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_queue *q = queue_start(f, 1, 3, RS_ON_FULL_BLOCK);
+    for (int seq = 0; seq < 3; seq++)
+        assert_int_equal(push(f, q, seq, NULL, seq == 0, NULL, 0), 0);
+    /* The gate stays shut: the fourth waits its maximum, then goes to the spool. */
+    struct pusher p = {.f = f, .q = q, .seq = 3, .rc = -1};
+    assert_int_equal(pthread_create(&p.thread, NULL, push_in_thread, &p), 0);
+    pthread_join(p.thread, NULL);
+    assert_int_equal(p.rc, 0);
+    assert_in_range(p.ended_ms - p.started_ms, RS_QUEUE_BLOCK_MAX_MS,
+                    RS_QUEUE_BLOCK_MAX_MS + slack_ms());
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.waited, 1);
+    assert_int_equal(stats.spooled, 1);
+    /* Said when the wait began, not when it ended. */
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_QUEUE_FULL,
+                                    "(hook3): queue full (3 events); Kea waits for room, 1000 ms "
+                                    "at most, then the event goes to the spool"),
+                     1);
+    /* Events behind one on disk go to disk too, at once, to keep their order. */
+    int64_t t0 = now_ms();
+    assert_int_equal(push(f, q, 4, NULL, false, NULL, 0), 0);
+    assert_true(now_ms() - t0 < RS_QUEUE_BLOCK_MAX_MS);
+    /* Room comes while one waits: it goes to memory. */
+    open_gate(f);
+    wait_delivered(q, 5, 20000);
+    assert_int_equal(push(f, q, 5, NULL, false, NULL, 0), 0);
+    wait_delivered(q, 6, 20000);
+    queue_stop(f, 5000);
+    assert_all_once_in_order(f, 6);
     assert_clean(f);
 }
 
 static void test_full_drops(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 1, 2, true);
+    struct rs_queue *q = queue_start(f, 1, 2, RS_ON_FULL_DROP);
     assert_int_equal(push(f, q, 0, NULL, true, NULL, 0), 0);
     assert_int_equal(push(f, q, 1, NULL, false, NULL, 0), 0);
     int64_t t0 = now_ms();
@@ -686,117 +699,252 @@ static void test_full_drops(void **state)
     assert_int_equal(count_records(&log, false), 3);
     assert_int_equal(rec_count(&f->rec, RS_MSG_QUEUE_FULL), 1);
     assert_int_equal(rec_count(&f->rec, RS_MSG_UNDELIVERED), 0);
+    /* A dropped event was never written either: nothing comes back at a restart. */
+    q = queue_start(f, 1, 2, RS_ON_FULL_DROP);
+    queue_stop(f, 5000);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SPOOL), 0);
     free(log.items);
     assert_clean(f);
 }
 
-static void test_stop_drains(void **state)
+/* The spool refuses (its limit, a full disk): an event stays in memory while there is room,
+ * else it is dropped; both are counted and said, and Kea's thread never waits. */
+static void test_spool_refuses(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 2, 100, false);
-    for (int seq = 0; seq < 10; seq++)
-        assert_int_equal(push(f, q, seq, "0.02", false, NULL, 0), 0);
-    /* At once: stop delivers what is queued. */
+    struct rs_queue_config config = exec_config(f, 1, 3, RS_ON_FULL_SPOOL);
+    config.spool_limit_bytes = 600; /* about three events */
+    struct rs_queue *q = NULL;
+    assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
+    f->q = q;
+    for (int seq = 0; seq < 10; seq++) {
+        int rc = push(f, q, seq, NULL, seq == 0, NULL, 0);
+        assert_true(rc == 0 || rc == -ENOSPC);
+    }
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.queued + stats.dropped, 10);
+    assert_true(stats.written >= 1 && stats.written < 10);
+    assert_true(stats.dropped >= 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SPOOL_FAILED), 1); /* the first, then every 1000th */
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL_FAILED,
+                                    "cannot write to the spool "),
+                     1);
+    open_gate(f);
+    wait_delivered(q, stats.queued, 20000);
+    queue_stop(f, 5000);
+    struct run_log log = read_log(f);
+    assert_int_equal(count_records(&log, false), (int)stats.queued);
+    free(log.items);
+    assert_clean(f);
+}
+
+/* A stop lets runs under way finish, leaves the rest on disk, and the next start delivers it
+ * first: each event exactly once. */
+static void test_stop_leaves_the_rest_for_the_next_start(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_queue *q = queue_start(f, 1, 100, RS_ON_FULL_SPOOL);
+    enum { EVENTS = 10 };
+    for (int seq = 0; seq < EVENTS; seq++)
+        assert_int_equal(push(f, q, seq, NULL, seq == 0, NULL, 0), 0);
+    assert_true(wait_log_records(f, 1, 5000));
+    /* The first is under way: it finishes within the drain time, the others wait for the next
+     * start. */
+    open_gate_after(f, "start 0", "start 0");
     int64_t t0 = now_ms();
     queue_stop(f, 10000);
-    assert_true(now_ms() - t0 < 10000); /* within the drain time: nothing killed */
+    assert_true(now_ms() - t0 < 10000);
     struct run_log log = read_log(f);
-    assert_int_equal(count_records(&log, true), 10);
-    assert_int_equal(count_records(&log, false), 10);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 10);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_UNDELIVERED), 0);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
+    size_t ran = count_records(&log, false);
     free(log.items);
+    assert_true(ran >= 1 && ran < EVENTS);
+    char needle[80];
+    snprintf(needle, sizeof(needle), ": %zu events not yet delivered stay in the spool ",
+             EVENTS - ran);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL, needle), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_UNDELIVERED), 0);
+    /* The next start: those first, then new ones. */
+    q = queue_start(f, 1, 100, RS_ON_FULL_SPOOL);
+    snprintf(needle, sizeof(needle), ": %zu events left in the spool ", EVENTS - ran);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL, needle), 1);
+    for (int seq = EVENTS; seq < EVENTS + 5; seq++)
+        assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
+    wait_delivered(q, EVENTS + 5 - ran, 20000);
+    queue_stop(f, 5000);
+    assert_all_once_in_order(f, EVENTS + 5);
     assert_clean(f);
 }
 
-static void test_stop_kills_and_reports(void **state)
+/* A run still going at the end of the drain time is killed, and delivered again next time. */
+static void test_stop_kills_what_overstays(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 1, 100, false);
-    /* A run that would take 30 s, and three behind it. */
-    assert_int_equal(push(f, q, 0, "30", false, NULL, 0), 0);
+    struct rs_queue *q = queue_start(f, 1, 100, RS_ON_FULL_SPOOL);
+    /* A run that would take 60 s, and three behind it. */
+    assert_int_equal(push(f, q, 0, "60", false, NULL, 0), 0);
     for (int seq = 1; seq < 4; seq++)
         assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
     assert_true(wait_log_records(f, 1, 5000));
     int64_t t0 = now_ms();
     queue_stop(f, 100);
-    int64_t elapsed = now_ms() - t0;
-    assert_in_range(elapsed, 90, 100 + slack_ms());
-    struct run_log log = read_log(f);
-    assert_int_equal(log.nr, 1); /* "start 0", never its end */
+    assert_in_range(now_ms() - t0, 90, 100 + slack_ms());
+    assert_int_equal(count_lines(f->log), 1); /* "start 0", never its end */
     assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 1);
     assert_int_equal(rec_count_text(&f->rec, RS_MSG_SHUTDOWN_KILL, "(hook0)"), 1);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_UNDELIVERED), 3);
-    for (int seq = 1; seq < 4; seq++) {
-        char needle[64];
-        snprintf(needle, sizeof(needle), "(hook%d): not delivered", seq);
-        assert_int_equal(rec_count_text(&f->rec, RS_MSG_UNDELIVERED, needle), 1);
-    }
-    free(log.items);
+    /* Killed by the stop is no failed attempt: no retry, no dead letter. */
+    assert_int_equal(rec_count(&f->rec, RS_MSG_RETRY) + rec_count(&f->rec, RS_MSG_DEAD_LETTER), 0);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_SPOOL, ": 4 events not yet delivered stay in the spool "),
+        1);
     assert_clean(f);
 }
 
-static void test_stop_summarises_many_undelivered(void **state)
+/* Two lanes: one held, the other delivering. At a stop, what was delivered out of order is noted,
+ * and the next start delivers only the others. */
+static void test_exactly_once_across_a_stop(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue *q = queue_start(f, 2, 100, false);
+    struct rs_queue *q = queue_start(f, 2, 100, RS_ON_FULL_SPOOL);
     char keys[2][32];
     keys_on_lanes(keys, 2);
-    /* Both lanes held by a run waiting for a gate that never opens; 25 events behind them,
-     * including events on both lanes, reported once each. */
-    const char *both[] = {keys[0], keys[1]};
-    assert_int_equal(push(f, q, 0, NULL, true, both, 1), 0);
-    assert_int_equal(push(f, q, 1, NULL, true, both + 1, 1), 0);
-    for (int seq = 2; seq < 27; seq++)
-        assert_int_equal(
-            push(f, q, seq, NULL, false, seq % 5 ? both + seq % 2 : both, seq % 5 ? 1 : 2), 0);
-    assert_true(wait_log_records(f, 2, 5000));
+    const char *held[] = {keys[0]}, *free_lane[] = {keys[1]};
+    enum { EVENTS = 20 };
+    for (int seq = 0; seq < EVENTS; seq++)
+        assert_int_equal(push(f, q, seq, NULL, seq == 0, seq % 2 ? free_lane : held, 1), 0);
+    /* Lane 1 delivers its 10 while lane 0 waits at the gate with its first. */
+    wait_delivered(q, EVENTS / 2, 20000);
     queue_stop(f, 50);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 2);
-    /* 20 one by one, then the total. */
-    assert_int_equal(rec_count(&f->rec, RS_MSG_UNDELIVERED), 21);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_UNDELIVERED, ": not delivered before unload"),
-                     20);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_UNDELIVERED, ": 25 events in all were not"), 1);
-    assert_int_equal(count_lines(f->log), 2);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_SPOOL, ": 10 events not yet delivered stay in the spool "),
+        1);
+    open_gate(f);
+    q = queue_start(f, 2, 100, RS_ON_FULL_SPOOL);
+    wait_delivered(q, EVENTS / 2, 20000);
+    queue_stop(f, 5000);
+    struct run_log log = read_log(f);
+    /* Each ended once (event 0 also started before the stop, and was killed). */
+    assert_int_equal(count_records(&log, false), EVENTS);
+    for (int seq = 0; seq < EVENTS; seq++) {
+        int ends = 0;
+        for (size_t i = 0; i < log.nr; i++)
+            ends += !log.items[i].start && log.items[i].seq == seq;
+        assert_int_equal(ends, 1);
+    }
+    int even[EVENTS / 2];
+    for (int i = 0; i < EVENTS / 2; i++)
+        even[i] = 2 * i;
+    free(log.items);
+    /* Lane 0's events kept their order across the stop (the killed start of 0 aside). */
+    struct run_log after = read_log(f);
+    struct run_log tail = {after.items + 1 + EVENTS / 2 * 2, after.nr - 1 - EVENTS / 2 * 2};
+    assert_sequential(&tail, even, EVENTS / 2);
+    free(after.items);
     assert_clean(f);
 }
 
-static void test_timeout_per_run(void **state)
+/* The spool's dead letters, read back: how many, and the first one's hook and attempts. */
+static size_t read_dead_letters(struct fixture *f, char *hook, size_t hook_size,
+                                unsigned *attempts)
+{
+    char *dir = NULL;
+    assert_true(asprintf(&dir, "%s/" RS_QUEUE_DEAD_LETTERS, f->spool) > 0);
+    struct rs_spool_config sc = {dir, 0, 0};
+    struct rs_spool_recovery found;
+    struct rs_spool *spool = NULL;
+    assert_int_equal(rs_spool_open(&spool, &sc, &found), 0);
+    size_t n = 0;
+    struct rs_spool_record record;
+    while (rs_spool_read(spool, &record) == 0) {
+        struct rs_event_record ev;
+        assert_int_equal(rs_event_record_decode(record.data, record.len, &ev), 0);
+        if (n++ == 0) {
+            snprintf(hook, hook_size, "%s", ev.hook);
+            *attempts = ev.attempts;
+        }
+        rs_event_record_release(&ev);
+        free(record.data);
+    }
+    rs_spool_close(spool);
+    free(dir);
+    return n;
+}
+
+/* A run that times out is a failed delivery: tried again, then set aside; the next one runs. */
+static void test_timeouts_end_in_dead_letters(void **state)
 {
     struct fixture *f = *state;
-    struct rs_queue_config config = {
-        .script = f->script, .timeout_ms = 150, .limit = 10, .lanes = 1, PAYLOADS};
+    struct rs_queue_config config = exec_config(f, 1, 10, RS_ON_FULL_SPOOL);
+    config.timeout_ms = 150;
     struct rs_queue *q = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
     f->q = q;
-    assert_int_equal(push(f, q, 0, "30", false, NULL, 0), 0);
+    assert_int_equal(push(f, q, 0, "60", false, NULL, 0), 0);
     assert_int_equal(push(f, q, 1, NULL, false, NULL, 0), 0);
     int64_t t0 = now_ms();
-    wait_delivered(q, 2, 10000);
-    assert_in_range(now_ms() - t0, 100, 150 + slack_ms());
+    wait_delivered(q, 1, 20000);
+    /* Three runs of 150 ms, each killed (SIGTERM, then SIGKILL 1 s later at worst). */
+    assert_true(now_ms() - t0 >= 3 * 150);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.retried, 2);
+    assert_int_equal(stats.dead, 1);
     queue_stop(f, 5000);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 1);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_TIMEOUT, "(hook0): still running"), 1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 3);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_RETRY), 2);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_RETRY,
+                                    "(hook0): delivery failed (timed out); trying again (attempt "
+                                    "2 of 3)"),
+                     1);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_DEAD_LETTER), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_DEAD_LETTER,
+                                    "(hook0): delivery failed 3 times (timed out); the event is "
+                                    "set aside in "),
+                     1);
     struct run_log log = read_log(f);
-    /* The first was cut short; the second ran in full after it. */
-    assert_int_equal(log.nr, 3);
-    assert_true(log.items[0].start && log.items[0].seq == 0);
-    assert_true(log.items[1].start && log.items[1].seq == 1);
-    assert_true(!log.items[2].start && log.items[2].seq == 1);
+    /* Three starts of 0, then 1 in full. */
+    assert_int_equal(log.nr, 5);
+    for (int i = 0; i < 3; i++)
+        assert_true(log.items[i].start && log.items[i].seq == 0);
+    assert_true(log.items[3].start && log.items[3].seq == 1);
+    assert_true(!log.items[4].start && log.items[4].seq == 1);
     free(log.items);
+    char hook[32] = "";
+    unsigned attempts = 0;
+    assert_int_equal(read_dead_letters(f, hook, sizeof(hook), &attempts), 1);
+    assert_string_equal(hook, "hook0");
+    assert_int_equal(attempts, 3);
+    assert_clean(f);
+}
+
+/* An exit status other than 0 is the script's answer, not a failed delivery. */
+static void test_exit_status_is_a_delivery(void **state)
+{
+    struct fixture *f = *state;
+    char *failing = write_file(f->dir, "fail.sh", "#!/bin/sh\necho \"$SEQ\" >> \"$LOG\"\nexit 3\n",
+                               0755);
+    struct rs_queue_config config = exec_config(f, 1, 10, RS_ON_FULL_SPOOL);
+    config.script = failing;
+    struct rs_queue *q = NULL;
+    assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
+    f->q = q;
+    for (int seq = 0; seq < 3; seq++)
+        assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
+    wait_delivered(q, 3, 20000);
+    queue_stop(f, 5000);
+    assert_int_equal(count_lines(f->log), 3);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_EXIT_STATUS), 3);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_RETRY) + rec_count(&f->rec, RS_MSG_DEAD_LETTER), 0);
+    free(failing);
     assert_clean(f);
 }
 
 static struct rs_queue *deliver_queue_start(struct fixture *f, struct sink *s, unsigned limit)
 {
-    struct rs_queue_config config = {.script = f->script,
-                                     .limit = limit,
-                                     .lanes = 1,
-                                     .deliver = sink_deliver,
-                                     .deliver_ctx = s,
-                                     PAYLOADS};
+    struct rs_queue_config config = exec_config(f, 1, limit, RS_ON_FULL_SPOOL);
+    config.deliver = sink_deliver;
+    config.deliver_ctx = s;
     struct rs_queue *q = NULL;
     assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
     f->q = q;
@@ -833,7 +981,53 @@ static void test_deliver_batches_in_order(void **state)
     assert_int_equal(s->sizes[2], MANY - 1 - RS_QUEUE_MAX_BATCH);
     /* Nothing was started: the callback is the delivery. */
     assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_STARTED), 0);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_COUNT), 0);
+    assert_int_equal(rec_count_severity(&f->rec, RS_WARN) + rec_count_severity(&f->rec, RS_ERROR),
+                     0);
+    assert_clean(f);
+}
+
+/* A worker that dies on one event: it gets max_attempts tries, is set aside, and the events
+ * behind it are delivered, in order. */
+static void test_deliver_poison_is_set_aside(void **state)
+{
+    struct fixture *f = *state;
+    struct sink *s = &sink;
+    sink_init(s);
+    sink_release(s);
+    s->poison = 5;
+    struct rs_queue *q = deliver_queue_start(f, &sink, 100);
+    enum { EVENTS = 16 };
+    for (int seq = 0; seq < EVENTS; seq++)
+        assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
+    wait_delivered(q, EVENTS - 1, 20000);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.dead, 1);
+    queue_stop(f, 5000);
+    assert_int_equal(s->poisoned, 3);
+    assert_int_equal(s->bad, 0);
+    assert_int_equal(s->nr, EVENTS - 1);
+    for (int i = 0, seq = 0; i < s->nr; i++, seq++) {
+        if (seq == 5)
+            seq++;
+        assert_int_equal(s->seqs[i], seq);
+    }
+    assert_int_equal(rec_count(&f->rec, RS_MSG_RETRY), 2);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_DEAD_LETTER), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_DEAD_LETTER,
+                                    "(hook5): delivery failed 3 times (the worker exited)"),
+                     1);
+    char hook[32] = "";
+    unsigned attempts = 0;
+    assert_int_equal(read_dead_letters(f, hook, sizeof(hook), &attempts), 1);
+    assert_string_equal(hook, "hook5");
+    assert_int_equal(attempts, 3);
+    /* Set aside for good: a restart does not deliver it again. */
+    sink_init(s);
+    sink_release(s);
+    q = deliver_queue_start(f, &sink, 100);
+    queue_stop(f, 5000);
+    assert_int_equal(s->calls, 0);
     assert_clean(f);
 }
 
@@ -862,7 +1056,8 @@ static void test_deliver_stop_after_drain(void **state)
     sink_wait_held(s);
     for (int seq = 1; seq < 6; seq++)
         assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
-    /* A delivery cannot be interrupted: stop waits for it, then reports the rest. */
+    /* The callback cannot be interrupted: stop waits for it (a worker's own deadline, set by
+     * rs_worker_give_up(), bounds it), and leaves the rest in the spool. */
     struct stopper st = {.q = q, .drain_ms = 50, .done = false};
     f->q = NULL; /* stopped by the thread */
     assert_int_equal(pthread_create(&st.thread, NULL, stop_in_thread, &st), 0);
@@ -872,8 +1067,18 @@ static void test_deliver_stop_after_drain(void **state)
     pthread_join(st.thread, NULL);
     assert_int_equal(s->nr, 1);
     assert_int_equal(s->calls, 1);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_UNDELIVERED), 5);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_UNDELIVERED, "(hook5): not delivered"), 1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_SPOOL, ": 5 events not yet delivered stay in the spool "),
+        1);
+    /* Next time, they come first. */
+    sink_init(s);
+    sink_release(s);
+    q = deliver_queue_start(f, &sink, 100);
+    wait_delivered(q, 5, 20000);
+    queue_stop(f, 5000);
+    assert_int_equal(s->nr, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s->seqs[i], i + 1);
     assert_clean(f);
 }
 
@@ -886,13 +1091,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_key_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_key_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_spools, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_blocks_a_bounded_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_drops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_kills_and_reports, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_summarises_many_undelivered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout_per_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_leaves_the_rest_for_the_next_start, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stop_kills_what_overstays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exactly_once_across_a_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeouts_end_in_dead_letters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_status_is_a_delivery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_batches_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_poison_is_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_stop_after_drain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct fixture {
@@ -273,6 +274,65 @@ static void test_reopen_resumes_after_the_acknowledged(void **state)
     append(spool, 10);
     assert_int_equal(expect_read(spool, 10).seq, acked.seq + 7);
     expect_nothing(spool);
+    rs_spool_close(spool);
+    assert_resources_back(&f->before);
+}
+
+/* Records delivered past the cursor before a stop are not read again by the next open; a stale
+ * list never hides a record appended after it. */
+static void test_delivered_out_of_order_are_skipped(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_spool *spool = open_spool(f, 0, 0, NULL);
+    struct rs_spool_pos pos[8];
+    for (int i = 0; i < 8; i++) {
+        char buf[128];
+        size_t len = payload(buf, sizeof(buf), i);
+        assert_int_equal(rs_spool_append(spool, buf, len, &pos[i]), 0);
+    }
+    /* 0 and 1 delivered in order; 3, 4 and 6 ahead of 2 and 5. */
+    assert_int_equal(rs_spool_ack(spool, &pos[1]), 0);
+    const uint64_t ahead[] = {pos[3].seq, pos[4].seq, pos[6].seq};
+    assert_int_equal(rs_spool_set_delivered(spool, ahead, 3), 0);
+    rs_spool_close(spool);
+
+    struct rs_spool_recovery recovery;
+    spool = open_spool(f, 0, 0, &recovery);
+    assert_int_equal(recovery.records, 6); /* counted; skipped when read */
+    expect_read(spool, 2);
+    expect_read(spool, 5);
+    expect_read(spool, 7);
+    expect_nothing(spool);
+    /* Cleared once nothing is ahead any more: new records are never hidden. */
+    assert_int_equal(rs_spool_set_delivered(spool, NULL, 0), 0);
+    rs_spool_close(spool);
+    spool = open_spool(f, 0, 0, NULL);
+    for (int i = 2; i < 8; i++)
+        expect_read(spool, i);
+    rs_spool_close(spool);
+    assert_resources_back(&f->before);
+}
+
+/* One process at a time: a second opener is refused, and gets it once the first lets go. */
+static void test_one_process_at_a_time(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_spool *spool = open_spool(f, 0, 0, NULL);
+    append(spool, 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct rs_spool_config config = {f->dir, 0, 0};
+        struct rs_spool_recovery recovery;
+        struct rs_spool *other = NULL;
+        _exit(rs_spool_open(&other, &config, &recovery) == -EBUSY ? 0 : 1);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rs_spool_close(spool);
+    spool = open_spool(f, 0, 0, NULL);
+    expect_read(spool, 0);
     rs_spool_close(spool);
     assert_resources_back(&f->before);
 }
@@ -564,6 +624,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reopen_resumes_after_the_acknowledged, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_delivered_out_of_order_are_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_process_at_a_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unfinished_record_is_cut_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll_over_and_go_once_delivered, setup,
                                         teardown),

@@ -595,13 +595,15 @@ static void batch_init(struct batch *b, int failing_every, int die_at)
     }
 }
 
-static void test_deliver_many_in_order(void **state)
+static void test_deliver_batch_in_order(void **state)
 {
     struct fixture *f = *state;
     struct rs_worker *w = worker_start(f, RS_FORMAT_ENV, 5000, NULL);
     struct batch b;
     batch_init(&b, 10, -1);
-    rs_worker_deliver_many(w, b.hooks, b.envps, MANY);
+    const char *failure = "unset";
+    assert_int_equal(rs_worker_deliver_batch(w, b.hooks, b.envps, MANY, &failure), MANY);
+    assert_null(failure);
     char *expected = calloc(1, 1);
     for (int i = 0; i < MANY; i++) {
         char *line = event_line(b.hooks[i], b.envps[i]);
@@ -638,14 +640,22 @@ static void test_deliver_many_in_order(void **state)
     finish(f);
 }
 
-static void test_deliver_many_redelivers(void **state)
+/* One attempt per call: the caller (the queue) decides what comes again, and how often. */
+static void test_deliver_batch_stops_at_a_failure(void **state)
 {
     struct fixture *f = *state;
     struct rs_worker *w = worker_start(f, RS_FORMAT_JSON, 5000, NULL);
     struct batch b;
     batch_init(&b, 0, 50);
-    /* The worker answers events 0 to 49, reads 50 and exits: 50 to 99 go to the next one. */
-    rs_worker_deliver_many(w, b.hooks, b.envps, MANY);
+    /* The worker answers events 0 to 49, reads 50 and exits. */
+    const char *failure = NULL;
+    assert_int_equal(rs_worker_deliver_batch(w, b.hooks, b.envps, MANY, &failure), 50);
+    assert_non_null(failure);
+    assert_string_equal(failure, "the worker exited");
+    /* The caller sends the rest again: a new worker takes them. */
+    assert_int_equal(rs_worker_deliver_batch(w, b.hooks + 50, b.envps + 50, MANY - 50, &failure),
+                     MANY - 50);
+    assert_null(failure);
     char *got = read_file(f->out, NULL);
     char *p = got;
     for (int i = 0; i < MANY; i++) {
@@ -655,7 +665,7 @@ static void test_deliver_many_redelivers(void **state)
             print_message("event %d: expected %s", i, line);
         assert_memory_equal(p, line, len);
         p += len;
-        /* The one it died on, and any it read after it, came again. */
+        /* The one it died on came again. */
         if (i == 50) {
             char *again = strstr(p, line);
             assert_non_null(again);
@@ -666,11 +676,44 @@ static void test_deliver_many_redelivers(void **state)
     assert_int_equal(*p, '\0');
     free(got);
     assert_int_equal(count_lines(f->starts), 2);
-    assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_RESTART), 1);
-    assert_int_equal(
-        rec_count_text(&f->rec, RS_MSG_WORKER_RESTART, "delivering 50 unanswered events"), 1);
     assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_ANSWER), 0);
     assert_int_equal(rec_count(&f->rec, RS_MSG_WORKER_PROTOCOL), 0);
+    worker_stop(f, 5000);
+    finish(f);
+}
+
+/* A worker that hangs on an event: the attempt ends at the timeout, and says so. */
+static void test_deliver_batch_timeout(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_worker *w = worker_start(f, RS_FORMAT_ENV, 300, NULL);
+    char *hang[] = {"ACTION=hang", NULL};
+    const char *hooks[] = {"lease4_select"};
+    char *const *envps[] = {hang};
+    const char *failure = NULL;
+    int64_t start = now_ms();
+    assert_int_equal(rs_worker_deliver_batch(w, hooks, envps, 1, &failure), 0);
+    int64_t took = now_ms() - start;
+    assert_non_null(failure);
+    assert_string_equal(failure, "no answer within its timeout");
+    assert_true(took >= 300);
+    assert_true(took < 300 + slack_ms());
+    worker_stop(f, 5000);
+    finish(f);
+}
+
+/* Unload gives up: no attempt is made, and that is no fault of the events. */
+static void test_deliver_batch_after_give_up(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_worker *w = worker_start(f, RS_FORMAT_ENV, 5000, NULL);
+    rs_worker_give_up(w, 0);
+    char *plain[] = {"ACTION=answer=0", NULL};
+    const char *hooks[] = {"lease4_select"};
+    char *const *envps[] = {plain};
+    const char *failure = "unset";
+    assert_int_equal(rs_worker_deliver_batch(w, hooks, envps, 1, &failure), 0);
+    assert_null(failure);
     worker_stop(f, 5000);
     finish(f);
 }
@@ -774,8 +817,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_answer_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_stdin_alive_is_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_stdout_alive_is_named, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deliver_many_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deliver_many_redelivers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_batch_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_batch_stops_at_a_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_batch_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_batch_after_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stderr_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stderr_flood_does_not_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_closes_stdin, setup, teardown),
