@@ -1,9 +1,7 @@
 #include "event.h"
 #include "fields.h"
-#include "pool.h"
 #include "queue.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,48 +165,6 @@ void rs_event_release(struct rs_event *ev)
     strvec_clear(&ev->options);
     strvec_clear(&ev->isc_env);
     strvec_clear(&ev->isc_options);
-}
-
-struct rs_shared_event {
-    struct rs_event event;
-    _Atomic unsigned refs;
-};
-
-/* Shared events are made on Kea's threads and freed on the queues': see src/core/pool.h. */
-static struct rs_pool shared_pool = RS_POOL_INIT(sizeof(struct rs_shared_event), 256);
-
-struct rs_shared_event *rs_event_share(struct rs_event *ev)
-{
-    struct rs_shared_event *shared = rs_pool_get(&shared_pool);
-    if (!shared)
-        return NULL;
-    shared->event = *ev;
-    atomic_init(&shared->refs, 1);
-    /* The strings now belong to the shared event. */
-    strvec_init(&ev->env);
-    strvec_init(&ev->options);
-    strvec_init(&ev->isc_env);
-    strvec_init(&ev->isc_options);
-    return shared;
-}
-
-const struct rs_event *rs_shared_event_get(const struct rs_shared_event *shared)
-{
-    return &shared->event;
-}
-
-void rs_shared_event_ref(struct rs_shared_event *shared)
-{
-    atomic_fetch_add_explicit(&shared->refs, 1, memory_order_relaxed);
-}
-
-void rs_shared_event_unref(struct rs_shared_event *shared)
-{
-    /* acq_rel: the last holder must see every other holder's reads done before it frees. */
-    if (atomic_fetch_sub_explicit(&shared->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    rs_event_release(&shared->event);
-    rs_pool_put(&shared_pool, shared);
 }
 
 void rs_event_add_query4(struct rs_event *ev, const struct rs_pkt4 *pkt)

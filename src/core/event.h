@@ -88,20 +88,6 @@ struct rs_event {
     bool incomplete;
 };
 
-/*
- * An event handed to other threads (the queues of scripts Kea does not wait for): read-only from
- * then on, and freed by whoever drops the last reference.
- */
-struct rs_shared_event;
-
-/* Moves `ev`'s variables into a new shared event with one reference, without copying them; `ev`
- * is left empty (releasing it is still right, and cheap). NULL when out of memory (`ev` is then
- * unchanged). */
-struct rs_shared_event *rs_event_share(struct rs_event *ev);
-const struct rs_event *rs_shared_event_get(const struct rs_shared_event *shared);
-void rs_shared_event_ref(struct rs_shared_event *shared);
-void rs_shared_event_unref(struct rs_shared_event *shared);
-
 /* Which lease list of a leasesX_committed event. */
 enum rs_lease_list { RS_LEASES_GRANTED, RS_LEASES_DELETED };
 

@@ -442,32 +442,6 @@ static void test_lease_lists(void **state)
 
 /* Sharing hands the variables over without a copy: the original is left empty (and still safe to
  * release), the shared event has them all, and the last reference frees them. */
-static void test_share_moves_variables(void **state)
-{
-    (void)state;
-    struct rs_lease4 lease;
-    FILL(lease, "x");
-    lease.address = "192.0.2.30";
-    struct rs_event ev;
-    rs_event_init(&ev, RS_HOOK_LEASE4_SELECT);
-    rs_event_add_lease4(&ev, &lease);
-    const size_t nr = ev.env.nr;
-    char *const first_value = ev.env.items[1];
-    struct rs_shared_event *shared = rs_event_share(&ev);
-    assert_non_null(shared);
-    assert_int_equal(ev.env.nr, 0);
-    rs_event_release(&ev);
-    const struct rs_event *moved = rs_shared_event_get(shared);
-    assert_int_equal(moved->hook, RS_HOOK_LEASE4_SELECT);
-    assert_int_equal(moved->env.nr, nr);
-    assert_ptr_equal(moved->env.items[1], first_value); /* the same string, not a copy */
-    assert_int_equal(count_prefix(moved, "KEA_LEASE4_ADDRESS=192.0.2.30"), 1);
-    rs_shared_event_ref(shared);
-    rs_shared_event_unref(shared);
-    assert_int_equal(count_prefix(rs_shared_event_get(shared), "KEA_LEASE4_HWADDR=x"), 1);
-    rs_shared_event_unref(shared); /* the last: ASan and valgrind see it freed */
-}
-
 /* An event's ordering keys: the lease's address and the client's MAC, hashed as the queue does;
  * an event about too many leases to track is ordered against all others. */
 static void test_ordering_keys(void **state)
@@ -797,7 +771,6 @@ int main(void)
         cmocka_unit_test(test_hostile_values_byte_exact),
         cmocka_unit_test(test_relays6),
         cmocka_unit_test(test_lease_lists),
-        cmocka_unit_test(test_share_moves_variables),
         cmocka_unit_test(test_ordering_keys),
         cmocka_unit_test(test_envp_merges_extra_and_options),
         cmocka_unit_test(test_docs_match_events),
