@@ -12,6 +12,9 @@ PYTHON      ?= /usr/bin/python3
 BUILD       ?= build
 
 LIBRARY := $(BUILD)/kea-hook-runscript.so
+# The operator's tool for spools and dead letters (src/cli).
+SPOOL_TOOL := $(BUILD)/kea-runscript-spool
+SBINDIR    ?= $(PREFIX)/sbin
 
 # Kea's version decides which compatibility headers are needed (src/kea/compat/).
 KEA_HOOKS_VERSION := $(shell sed -n 's/.*KEA_HOOKS_VERSION = \([0-9]*\).*/\1/p' \
@@ -45,7 +48,7 @@ CORE_LIB := $(BUILD)/libruncore.a
 .PHONY: all core install uninstall install-doc uninstall-doc deb clean test check test-unit test-sanitize test-valgrind \
         test-e2e test-tsan test-fuzz test-starved demo bench deps docs docs-check format format-check
 
-all: $(LIBRARY)
+all: $(LIBRARY) $(SPOOL_TOOL)
 
 core: $(CORE_LIB)
 
@@ -70,12 +73,16 @@ $(LIBRARY): $(KEA_OBJ) $(CORE_LIB)
 	$(CXX) -shared -o $@.tmp $(KEA_OBJ) $(CORE_LIB) -Wl,--no-undefined -Wl,-z,defs $(KEA_LIBS)
 	mv -f $@.tmp $@
 
-install: $(LIBRARY) install-doc
-	install -d $(DESTDIR)$(HOOKSDIR)
+$(SPOOL_TOOL): src/cli/spool_tool.c $(CORE_LIB) $(CORE_HDR)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) $< $(CORE_LIB) -pthread -o $@
+
+install: $(LIBRARY) $(SPOOL_TOOL) install-doc
+	install -d $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
+	install -m 0755 $(SPOOL_TOOL) $(DESTDIR)$(SBINDIR)/kea-runscript-spool
 
 uninstall: uninstall-doc
-	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
+	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so $(DESTDIR)$(SBINDIR)/kea-runscript-spool
 
 # The man page, the docs and the examples, where the Debian package puts them.
 MANDIR ?= $(PREFIX)/share/man

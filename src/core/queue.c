@@ -47,7 +47,7 @@ struct rs_queue {
     struct rs_queue_config config;
     char *script, *spool_dir;
     const struct rs_logger *log;
-    struct rs_spool *spool, *dead;
+    struct rs_spool *spool;
 
     pthread_mutex_t lock;
     pthread_cond_t changed; /* an item was queued or finished, or stop began */
@@ -241,6 +241,24 @@ static bool item_decode(struct rs_queue *q, struct item *item)
     return true;
 }
 
+/* Dead letters are rare: their spool is open only while one is added, so that an operator can
+ * take the directory away to replay it (tools/kea-runscript-spool) while Kea runs. */
+static int append_dead_letter(struct rs_queue *q, const void *data, size_t len)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s/" RS_QUEUE_DEAD_LETTERS, q->spool_dir) >= (int)sizeof(dir))
+        return -ENAMETOOLONG;
+    struct rs_spool_config sc = {dir, q->config.spool_limit_bytes, 0};
+    struct rs_spool_recovery found;
+    struct rs_spool *dead;
+    int rc = rs_spool_open(&dead, &sc, &found);
+    if (rc)
+        return rc;
+    rc = rs_spool_append(dead, data, len, NULL);
+    rs_spool_close(dead);
+    return rc;
+}
+
 /* Sets the event aside after its last failed attempt. Called without the lock. */
 static void set_aside(struct rs_queue *q, struct item *item, const char *why)
 {
@@ -251,7 +269,7 @@ static void set_aside(struct rs_queue *q, struct item *item, const char *why)
         memcpy(copy, item->data, item->len);
         if (item->len > 1)
             copy[1] = (unsigned char)(item->attempts > 255 ? 255 : item->attempts);
-        rc = q->dead ? rs_spool_append(q->dead, copy, item->len, NULL) : -ENOENT;
+        rc = append_dead_letter(q, copy, item->len);
         free(copy);
     }
     pthread_mutex_lock(&q->lock);
@@ -592,21 +610,12 @@ static void *feeder_main(void *arg)
     return NULL;
 }
 
-/* Opens the spool and its dead letters; logs what a previous run left. */
-static int open_spools(struct rs_queue *q)
+/* Opens the spool; logs what a previous run left. */
+static int open_spool(struct rs_queue *q)
 {
     struct rs_spool_recovery found;
     struct rs_spool_config sc = {q->spool_dir, q->config.spool_limit_bytes, 0};
     int rc = rs_spool_open(&q->spool, &sc, &found);
-    if (rc)
-        return rc;
-    char dead_dir[4096];
-    if (snprintf(dead_dir, sizeof(dead_dir), "%s/" RS_QUEUE_DEAD_LETTERS, q->spool_dir) >=
-        (int)sizeof(dead_dir))
-        return -ENAMETOOLONG;
-    struct rs_spool_recovery dead_found;
-    sc.dir = dead_dir;
-    rc = rs_spool_open(&q->dead, &sc, &dead_found);
     if (rc)
         return rc;
     if (found.cut_bytes)
@@ -630,8 +639,6 @@ static void free_queue(struct rs_queue *q)
     free(q->order);
     if (q->spool)
         rs_spool_close(q->spool);
-    if (q->dead)
-        rs_spool_close(q->dead);
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->ack_lock);
     pthread_cond_destroy(&q->changed);
@@ -669,7 +676,7 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
             rc = -ENOMEM;
     }
     if (!rc)
-        rc = open_spools(q);
+        rc = open_spool(q);
     if (rc) {
         free_queue(q);
         return rc;
