@@ -163,7 +163,7 @@ docs: $(BUILD)/vars_doc
 docs-check: $(BUILD)/vars_doc
 	$(PYTHON) tools/splice_docs.py --check README.md $(BUILD)/vars_doc
 
-FORMAT_FILES := $(wildcard src/core/*.[ch] src/spool/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
+FORMAT_FILES := $(wildcard src/core/*.[ch] src/spool/*.[ch] src/cli/*.c src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
                           tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -162,8 +162,9 @@ static int replay_one(void *ctx, const struct rs_spool_pos *pos, const struct rs
     enum rs_outcome outcome = job.outcome;
     rs_job_release(&job);
     if (outcome != RS_OUTCOME_SUCCESS) {
-        fprintf(stderr, "kea-runscript-spool: event %llu (%s) failed again; it and those after it "
-                        "stay\n",
+        fprintf(stderr,
+                "kea-runscript-spool: event %llu (%s) failed again; it and those after it "
+                "stay\n",
                 (unsigned long long)pos->seq, ev->hook);
         return 1;
     }

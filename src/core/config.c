@@ -272,7 +272,8 @@ static int parse_on_full(struct ctx *ctx, const char *key, const struct json *va
             out->on_full = (enum rs_on_full)i;
             return 0;
         }
-    return config_error(ctx, "parameter '%s%s' must be \"spool\", \"drop\" or \"block\", not \"%s\"",
+    return config_error(ctx,
+                        "parameter '%s%s' must be \"spool\", \"drop\" or \"block\", not \"%s\"",
                         ctx->where, key, value->string);
 }
 
@@ -294,13 +295,12 @@ static int parse_spool_dir(struct ctx *ctx, const char *key, const struct json *
         return config_error(ctx, "parameter '%s%s' is longer than %d bytes", ctx->where, key,
                             RS_MAX_SPOOL_DIR);
     if (stat(dir, &st) < 0)
-        return config_error(ctx, "parameter '%s%s': %s: %s", ctx->where, key, dir,
-                            strerror(errno));
+        return config_error(ctx, "parameter '%s%s': %s: %s", ctx->where, key, dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return config_error(ctx, "parameter '%s%s': %s is not a directory", ctx->where, key, dir);
     if (access(dir, W_OK | X_OK) < 0)
-        return config_error(ctx, "parameter '%s%s': %s is not writable by Kea: %s", ctx->where,
-                            key, dir, strerror(errno));
+        return config_error(ctx, "parameter '%s%s': %s is not writable by Kea: %s", ctx->where, key,
+                            dir, strerror(errno));
     char *copy = strdup(dir);
     if (!copy)
         return config_error(ctx, "out of memory");

@@ -75,7 +75,7 @@ struct rs_script_config {
     unsigned queue_limit;     /* events waiting, at most */
     unsigned max_concurrency; /* runs at once, at most */
     enum rs_on_full on_full;
-    char *spool_dir;          /* NULL: Kea's data directory (src/core/engine.h) */
+    char *spool_dir; /* NULL: Kea's data directory (src/core/engine.h) */
     unsigned spool_limit_mb;
     unsigned max_attempts;
     unsigned queue_keys_set; /* which of these this script's own map set, to refuse them with

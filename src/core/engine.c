@@ -74,8 +74,7 @@ static int spool_dir_of(struct rs_engine *engine, size_t i, char *out, size_t si
     int len = snprintf(out, size, "%s/runscript-%s", base, engine->env.daemon);
     if (len < 0 || (size_t)len >= size || (mkdir(out, 0750) < 0 && errno != EEXIST)) {
         int rc = len < 0 || (size_t)len >= size ? -ENAMETOOLONG : -errno;
-        snprintf(err, err_size, "parameter 'spool-dir': cannot create %s: %s", out,
-                 strerror(-rc));
+        snprintf(err, err_size, "parameter 'spool-dir': cannot create %s: %s", out, strerror(-rc));
         return rc;
     }
     size_t at = (size_t)len;

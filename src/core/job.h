@@ -49,7 +49,7 @@ struct rs_job {
     const struct rs_logger *log;
     enum rs_job_state state;
     enum rs_outcome outcome;
-    bool signaled; /* it died by a signal (not one sent for its timeout or an unload) */
+    bool signaled;       /* it died by a signal (not one sent for its timeout or an unload) */
     int64_t deadline_ms; /* monotonic; 0 = none */
     unsigned lines_logged, lines_suppressed;
     struct rs_stream out, err;

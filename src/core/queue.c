@@ -58,7 +58,7 @@ struct rs_queue {
     struct item **order;
     unsigned order_head, waiting; /* waiting: items in `order`, done or not */
     unsigned running;
-    unsigned next_lane; /* round robin for events without keys */
+    unsigned next_lane;         /* round robin for events without keys */
     unsigned long long backlog; /* events in the spool only, not yet loaded */
     /* The last event written ahead that went to memory: where the feeder must start reading
      * when events begin to wait on disk, as everything up to it is in memory already. */
@@ -71,7 +71,7 @@ struct rs_queue {
     unsigned long long spills, spool_failures; /* for the log's "first, then every N" */
     unsigned long long spilled_this_time, fed_this_time;
 
-    pthread_mutex_t ack_lock; /* one acknowledgement at a time, off the main lock */
+    pthread_mutex_t ack_lock;   /* one acknowledgement at a time, off the main lock */
     struct rs_spool_pos to_ack; /* under `lock`: the last delivered with all before it */
     uint64_t acked_seq;         /* under `lock`: the spool's cursor is past this one */
     int64_t last_ack_ms;        /* under `ack_lock` */
@@ -323,8 +323,7 @@ static size_t deliver_batch(struct rs_queue *q, struct item **items, size_t coun
 static enum attempt_result run_item(struct rs_queue *q, struct item *item, const char **why)
 {
     struct rs_job job;
-    if (rs_job_start(&job, q->script, item->rec.hook, item->rec.envp, q->config.timeout_ms,
-                     q->log))
+    if (rs_job_start(&job, q->script, item->rec.hook, item->rec.envp, q->config.timeout_ms, q->log))
         return NOT_TRIED; /* logged; no fault of the event */
     bool aborted = false;
     while (job.state != RS_JOB_DONE) {
@@ -652,8 +651,7 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
                    const struct rs_logger *log)
 {
     if (config->lanes == 0 || config->lanes > RS_QUEUE_MAX_LANES || config->limit == 0 ||
-        (config->deliver && config->lanes != 1) || config->max_attempts == 0 ||
-        !config->spool_dir)
+        (config->deliver && config->lanes != 1) || config->max_attempts == 0 || !config->spool_dir)
         return -EINVAL;
     struct rs_queue *q = calloc(1, sizeof(*q));
     if (!q)
@@ -758,8 +756,8 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
         pthread_mutex_unlock(&q->lock);
         if (worth_logging(dropped))
             rs_log(q->log, RS_MSG_QUEUE_FULL,
-                   "%s (%s): queue full (%u events), event dropped; %llu dropped so far",
-                   q->script, hook, q->config.limit, dropped);
+                   "%s (%s): queue full (%u events), event dropped; %llu dropped so far", q->script,
+                   hook, q->config.limit, dropped);
         item_free(item);
         return -ENOSPC;
     }
@@ -821,8 +819,8 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
     item_free(item);
     if (log_start)
         rs_log(q->log, RS_MSG_QUEUE_FULL,
-               "%s (%s): %u events wait in memory; the next ones wait in the spool %s",
-               q->script, hook, q->config.limit, q->spool_dir);
+               "%s (%s): %u events wait in memory; the next ones wait in the spool %s", q->script,
+               hook, q->config.limit, q->spool_dir);
     if (log_growth) {
         struct rs_spool_stats ss;
         rs_spool_stats(q->spool, &ss);

@@ -49,9 +49,9 @@
 
 struct rs_queue_config {
     const char *script;
-    unsigned timeout_ms;   /* per run; 0: no limit */
-    unsigned limit;        /* events waiting in memory, at most */
-    unsigned lanes;        /* scripts running at once, at most */
+    unsigned timeout_ms; /* per run; 0: no limit */
+    unsigned limit;      /* events waiting in memory, at most */
+    unsigned lanes;      /* scripts running at once, at most */
     enum rs_on_full on_full;
     unsigned max_attempts; /* failed deliveries before an event is set aside */
     const char *spool_dir; /* the queue's own; created if missing (its parent must exist) */
@@ -89,18 +89,18 @@ int rs_queue_push(struct rs_queue *queue, const char *hook, char *const envp[],
                   const uint64_t keys[], size_t nr_keys);
 
 struct rs_queue_stats {
-    unsigned long long queued;      /* accepted */
-    unsigned long long delivered;   /* to the script, once each */
-    unsigned long long dropped;     /* "on-full": "drop", or the spool refused it with no room */
-    unsigned long long waited;      /* events for which Kea's thread waited ("block") */
-    unsigned long long spooled;     /* went to the spool only, memory being full */
-    unsigned long long retried;     /* failed deliveries tried again */
-    unsigned long long dead;        /* set aside after max_attempts */
-    unsigned long long unwritten;   /* kept in memory only, the spool refusing them */
-    unsigned long long written;     /* written ahead on Kea's thread... */
-    unsigned long long written_ns;  /* ...and the time that took there, encoding included */
-    unsigned waiting, running;      /* in memory */
-    unsigned long long backlog;     /* waiting in the spool only */
+    unsigned long long queued;     /* accepted */
+    unsigned long long delivered;  /* to the script, once each */
+    unsigned long long dropped;    /* "on-full": "drop", or the spool refused it with no room */
+    unsigned long long waited;     /* events for which Kea's thread waited ("block") */
+    unsigned long long spooled;    /* went to the spool only, memory being full */
+    unsigned long long retried;    /* failed deliveries tried again */
+    unsigned long long dead;       /* set aside after max_attempts */
+    unsigned long long unwritten;  /* kept in memory only, the spool refusing them */
+    unsigned long long written;    /* written ahead on Kea's thread... */
+    unsigned long long written_ns; /* ...and the time that took there, encoding included */
+    unsigned waiting, running;     /* in memory */
+    unsigned long long backlog;    /* waiting in the spool only */
 };
 
 void rs_queue_stats(struct rs_queue *queue, struct rs_queue_stats *stats);

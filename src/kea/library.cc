@@ -195,8 +195,8 @@ int load(LibraryHandle &handle)
         const bool dhcp4 = isc::hooks::ServerHooks::getServerHooks().findIndex("pkt4_receive") >= 0;
         const rs_engine_env env = {data_dir.empty() ? nullptr : data_dir.c_str(),
                                    dhcp4 ? "dhcp4" : "dhcp6"};
-        if (rs_engine_new(json.c_str(), &env, runscript::kea_logger(), &engine, err,
-                          sizeof(err)) != 0)
+        if (rs_engine_new(json.c_str(), &env, runscript::kea_logger(), &engine, err, sizeof(err)) !=
+            0)
             return fail_load(std::string("configuration refused: ") + err);
         if (dhcp4) {
             const unsigned short *codes;

@@ -260,14 +260,14 @@ static void test_unload_waits_for_scripts(void **state)
     assert_true(file_exists(marker));
     assert_int_equal(rec_count(&f->rec, RS_MSG_SCRIPT_DONE), 1);
     assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL,
-                                    ": 1 events not yet delivered stay in the spool "),
-                     1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_SPOOL, ": 1 events not yet delivered stay in the spool "),
+        1);
     engine = engine_new("\"wait\": false", &f->rec);
     assert_true(rec_wait(&f->rec, RS_MSG_SCRIPT_DONE, 2, 5000));
     rs_engine_free(engine);
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease6_expire): env INHERIT_MODE=report"),
-                     1);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_STDOUT, "(lease6_expire): env INHERIT_MODE=report"), 1);
     free(mode);
     free(marker);
     assert_resources_back(&f->before);

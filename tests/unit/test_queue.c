@@ -727,9 +727,7 @@ static void test_spool_refuses(void **state)
     assert_true(stats.written >= 1 && stats.written < 10);
     assert_true(stats.dropped >= 1);
     assert_int_equal(rec_count(&f->rec, RS_MSG_SPOOL_FAILED), 1); /* the first, then every 1000th */
-    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL_FAILED,
-                                    "cannot write to the spool "),
-                     1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL_FAILED, "cannot write to the spool "), 1);
     open_gate(f);
     wait_delivered(q, stats.queued, 20000);
     queue_stop(f, 5000);
@@ -845,8 +843,7 @@ static void test_exactly_once_across_a_stop(void **state)
 }
 
 /* The spool's dead letters, read back: how many, and the first one's hook and attempts. */
-static size_t read_dead_letters(struct fixture *f, char *hook, size_t hook_size,
-                                unsigned *attempts)
+static size_t read_dead_letters(struct fixture *f, char *hook, size_t hook_size, unsigned *attempts)
 {
     char *dir = NULL;
     assert_true(asprintf(&dir, "%s/" RS_QUEUE_DEAD_LETTERS, f->spool) > 0);
@@ -922,8 +919,8 @@ static void test_timeouts_end_in_dead_letters(void **state)
 static void test_exit_status_is_a_delivery(void **state)
 {
     struct fixture *f = *state;
-    char *failing = write_file(f->dir, "fail.sh", "#!/bin/sh\necho \"$SEQ\" >> \"$LOG\"\nexit 3\n",
-                               0755);
+    char *failing =
+        write_file(f->dir, "fail.sh", "#!/bin/sh\necho \"$SEQ\" >> \"$LOG\"\nexit 3\n", 0755);
     struct rs_queue_config config = exec_config(f, 1, 10, RS_ON_FULL_SPOOL);
     config.script = failing;
     struct rs_queue *q = NULL;
