@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "queue.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -245,11 +246,16 @@ static void test_unload_waits_for_scripts(void **state)
     assert_true(asprintf(&mode, "sleep=500,touch=%s", marker) > 0);
     struct rs_event ev;
     event_init(&ev, RS_HOOK_LEASE6_EXPIRE, mode);
+    ev.keys[0] = rs_queue_key("2001:db8::1");
+    ev.nr_keys = 1;
     rs_engine_dispatch(engine, &ev);
     rs_event_release(&ev);
     assert_true(rec_wait(&f->rec, RS_MSG_SCRIPT_STARTED, 1, 5000));
-    /* One more, not yet started at unload: it waits in the spool for the next engine. */
+    /* One more about the same lease, so it waits behind the first: not yet started at unload,
+     * it waits in the spool for the next engine. */
     event_init(&ev, RS_HOOK_LEASE6_EXPIRE, "report");
+    ev.keys[0] = rs_queue_key("2001:db8::1");
+    ev.nr_keys = 1;
     rs_engine_dispatch(engine, &ev);
     rs_event_release(&ev);
     int64_t t0 = now_ms();
