@@ -242,7 +242,7 @@ static bool item_decode(struct rs_queue *q, struct item *item)
 }
 
 /* Dead letters are rare: their spool is open only while one is added, so that an operator can
- * take the directory away to replay it (tools/kea-runscript-spool) while Kea runs. */
+ * take the directory away to replay it (kea-runscript-spool, src/cli) while Kea runs. */
 static int append_dead_letter(struct rs_queue *q, const void *data, size_t len)
 {
     char dir[4096];
@@ -447,9 +447,9 @@ static void *lane_main(void *arg)
         if (q->stopping)
             break; /* what is left stays in the spool */
         struct item *item = lane_peek(q, lane);
-        if (!item && q->to_ack.seq > q->acked_seq) {
-            /* Idle: what was delivered is acknowledged now, not at the next event, which may
-             * come after a crash. */
+        if (!q->waiting && q->to_ack.seq > q->acked_seq) {
+            /* All delivered: acknowledged now, not at the next event, which may come after a
+             * crash. */
             pthread_mutex_unlock(&q->lock);
             acknowledge(q, true);
             pthread_mutex_lock(&q->lock);
