@@ -67,6 +67,16 @@ static int spool_dir_of(struct rs_engine *engine, size_t i, char *out, size_t si
                  script->path);
         return -EINVAL;
     }
+    /* Kea's own data directory may not be there yet (a container without Kea's packaging
+     * scripts): made like Kea would. A "spool-dir" given was checked to exist. */
+    if (!script->spool_dir && mkdir(base, 0750) < 0 && errno != EEXIST) {
+        int rc = -errno;
+        snprintf(err, err_size,
+                 "parameter 'spool-dir' is needed for %s: Kea's data directory %s cannot be "
+                 "created: %s",
+                 script->path, base, strerror(-rc));
+        return rc;
+    }
     unsigned same = 0;
     for (size_t j = 0; j < i; j++)
         same += !engine->config.scripts[j].wait &&
