@@ -279,6 +279,42 @@ static void test_unload_waits_for_scripts(void **state)
     assert_resources_back(&f->before);
 }
 
+/* The spool's directory: Kea's data directory unless told, never shared by two engines. */
+static void test_spool_dir_problems(void **state)
+{
+    struct fixture *f = *state;
+    char *json = NULL;
+    assert_true(asprintf(&json, "{\"script\": \"%s\", \"wait\": false}", helper_path()) > 0);
+    const char *data_dir = kea_env.data_dir;
+    kea_env.data_dir = NULL;
+    assert_refused(json, "parameter 'spool-dir' is needed");
+    kea_env.data_dir = data_dir;
+    /* A second engine with the same script and directory (two Kea servers sharing one): the
+     * first keeps it, the second is refused, naming the parameter. */
+    struct rs_engine *first = engine_from_json(json, &f->rec);
+    struct recorder rec;
+    rec_init(&rec);
+    char err[512] = "";
+    struct rs_engine *second = NULL;
+    assert_int_equal(rs_engine_new(json, &kea_env, &rec.logger, &second, err, sizeof(err)),
+                     -EBUSY);
+    assert_null(second);
+    assert_non_null(strstr(err, "parameter 'spool-dir'"));
+    assert_non_null(strstr(err, "in use by another process"));
+    rec_free(&rec);
+    rs_engine_free(first);
+    /* Where it is: under the data directory, per daemon, named after the script. */
+    char *dir = NULL;
+    assert_true(asprintf(&dir, "%s/runscript-dhcp4/%s", f->dir, helper_path() + 1) > 0);
+    for (char *c = dir + strlen(f->dir) + strlen("/runscript-dhcp4/"); *c; c++)
+        if (*c == '/')
+            *c = '_';
+    assert_true(file_exists(dir));
+    free(dir);
+    free(json);
+    assert_resources_back(&f->before);
+}
+
 static void test_timeout_hands_over(void **state)
 {
     struct fixture *f = *state;
@@ -419,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_event_for_queued_and_waited_scripts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unload_waits_for_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_dir_problems, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_hands_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_on_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_failure_never_changes_course, setup, teardown),
