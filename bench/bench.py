@@ -257,7 +257,7 @@ def main():
         base = results.get((leases, "no hook"), {}).get("dora_per_s") or None
         base_cpu = results.get((leases, "no hook"), {}).get("cpu_us_per_ack")
         print(f"\nlease database: {leases} leases")
-        print(f"  {'setup':15} {'DORA/s':>8} {'vs none':>8} {'CPU/ACK':>9} {'vs none':>8} {'ACKs':>8} "
+        print(f"  {'setup':15} {'DORA/s':>8} {'vs none':>8} {'CPU/ACK':>10} {'vs none':>8} {'ACKs':>8} "
               f"{'runs':>8} {'spooled':>8} {'lost':>6} {'Kea RSS':>9} {'spawn':>9} {'spool write':>12}")
         for setup in setups:
             r = results[(leases, setup)]
@@ -269,7 +269,7 @@ def main():
             lost = "-" if no_events else str(lost_events(r))
             spawn = f"{r['spawn_us']:.0f} us" if r["spawn_us"] is not None else "-"
             spool_write = f"{r['spool_write_us']:.2f} us" if r["spool_write_us"] is not None else ""
-            row = (f"  {setup:15} {r['dora_per_s']:8.0f} {ratio:>8} {cpu:>9} {cpu_ratio:>8} "
+            row = (f"  {setup:15} {r['dora_per_s']:8.0f} {ratio:>8} {cpu:>10} {cpu_ratio:>8} "
                    f"{r['acks_sent']:8d} {r['runs']:8d} {spooled:>8} {lost:>6} {r['rss_mb']:7.0f}MB "
                    f"{spawn:>9} {spool_write:>12}")
             print(row.rstrip())
