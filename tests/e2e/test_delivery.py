@@ -284,7 +284,7 @@ def test_a_worker_that_never_flushes_its_answers_loses_nothing(lab, hook_so):
                  timeout=30)
     serve(lab, during)
     stop_in_time(kea)
-    assert not pids_of(script)
+    wait_until(lambda: not pids_of(script), timeout=5, what="the worker to be gone with Kea")
     assert not read_ledger(ledger), "a buffered answer came through: the test proves nothing"
 
     dead = events(dead_letter_dir(lab.workdir, script))
@@ -544,7 +544,7 @@ def test_a_full_disk_under_the_spool_neither_stops_nor_crashes_kea(lab, hook_so,
     assert len(failed) <= 1 + 4 * (discovers + requests) // 1000, f"logged for every event: {len(failed)} lines"
     assert kea.is_running()
     stop_in_time(kea)
-    assert not pids_of(script)
+    wait_until(lambda: not pids_of(script), timeout=5, what="the hung runs to be gone with Kea")
 
     os.unlink(flag)
     kea = lab.start_kea(kea.config)
