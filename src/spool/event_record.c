@@ -72,24 +72,20 @@ static bool take(struct reader *r, uint64_t *v, int bytes)
     return true;
 }
 
-/* A copy of the next `len` bytes as a C string, NULL when they are not all there or hold a NUL
- * (which a C string could not carry: the record was not made by the encoder). */
-static char *take_string(struct reader *r, size_t len, int *rc)
+/* The next `len` bytes as a C string, copied to *out (advanced past its NUL); false when they are
+ * not all there or hold a NUL (which a C string could not carry: the record was not made by the
+ * encoder). */
+static bool take_string(struct reader *r, size_t len, char **out, char **string)
 {
-    if (r->left < len || memchr(r->p, '\0', len)) {
-        *rc = -EBADMSG;
-        return NULL;
-    }
-    char *s = malloc(len + 1);
-    if (!s) {
-        *rc = -ENOMEM;
-        return NULL;
-    }
-    memcpy(s, r->p, len);
-    s[len] = '\0';
+    if (r->left < len || memchr(r->p, '\0', len))
+        return false;
+    *string = *out;
+    memcpy(*out, r->p, len);
+    (*out)[len] = '\0';
+    *out += len + 1;
     r->p += len;
     r->left -= len;
-    return s;
+    return true;
 }
 
 int rs_event_record_decode(const void *data, size_t len, struct rs_event_record *record)
@@ -107,14 +103,19 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
         return -EBADMSG;
     int rc = 0;
     record->attempts = (unsigned)attempts;
-    record->hook = take_string(&r, hook_len, &rc);
-    if (!record->hook)
-        return rc;
+    /* Every string in one block (a lane decodes thousands of events a second: one allocation,
+     * not one per variable): their bytes are part of the record, plus a NUL each. */
+    record->strings = malloc(len + nr_env + 1);
     record->keys = malloc((nr_keys ? nr_keys : 1) * sizeof(*record->keys));
     record->envp = calloc(nr_env + 1, sizeof(*record->envp));
-    if (!record->keys || !record->envp) {
+    if (!record->strings || !record->keys || !record->envp) {
         rs_event_record_release(record);
         return -ENOMEM;
+    }
+    char *out = record->strings;
+    if (!take_string(&r, hook_len, &out, &record->hook)) {
+        rs_event_record_release(record);
+        return -EBADMSG;
     }
     record->nr_keys = every_key ? RS_EVENT_RECORD_EVERY_KEY : nr_keys;
     for (size_t i = 0; !rc && i < nr_keys; i++)
@@ -126,9 +127,11 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
             rc = -EBADMSG;
             break;
         }
-        char *var = take_string(&r, var_len, &rc);
-        if (!var)
+        char *var;
+        if (!take_string(&r, var_len, &out, &var)) {
+            rc = -EBADMSG;
             break;
+        }
         record->envp[record->nr_env++] = var;
         /* Only "NAME=value" is a variable; anything else the script would not see as one. */
         if (var[0] == '=' || !strchr(var, '='))
@@ -143,10 +146,8 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
 
 void rs_event_record_release(struct rs_event_record *record)
 {
-    free(record->hook);
+    free(record->strings);
     free(record->keys);
-    for (size_t i = 0; record->envp && i < record->nr_env; i++)
-        free(record->envp[i]);
     free(record->envp);
     *record = (struct rs_event_record){0};
 }

@@ -27,6 +27,7 @@
 #define RS_EVENT_RECORD_EVERY_KEY ((size_t)-1)
 
 struct rs_event_record {
+    char *strings;     /* the block that hook and envp point into */
     char *hook;        /* NUL-terminated */
     unsigned attempts; /* failed deliveries so far */
     uint64_t *keys;    /* nr_keys of them, unless nr_keys is RS_EVENT_RECORD_EVERY_KEY */
