@@ -157,7 +157,7 @@ def test_unload_leaves_what_is_queued_for_the_next_start(lab, hook_so):
     assert int(re.search(r": (\d+) events?", line).group(1)) == 5 - delivered, (line, delivered)
     assert not kea.log_lines("RUNSCRIPT_UNDELIVERED")
     kea = lab.start_kea(kea.config)
-    calls = rec.wait_for("pkt4_receive", count=5, timeout=20)
+    rec.wait_for("pkt4_receive", count=5, timeout=20)
     kea.stop()
     assert [c.env["KEA_QUERY4_HWADDR"] for c in rec.calls()] == macs(5)
 
