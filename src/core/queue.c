@@ -71,7 +71,8 @@ struct rs_queue {
     unsigned long long spills, spool_failures; /* for the log's "first, then every N" */
     unsigned long long spilled_this_time, fed_this_time;
 
-    pthread_mutex_t ack_lock;   /* one acknowledgement at a time, off the main lock */
+    pthread_mutex_t push_lock; /* one write ahead at a time, off the main lock */
+    pthread_mutex_t ack_lock;  /* one acknowledgement at a time, off the main lock */
     struct rs_spool_pos to_ack; /* under `lock`: the last delivered with all before it */
     uint64_t acked_seq;         /* under `lock`: the spool's cursor is past this one */
     int64_t last_ack_ms;        /* under `ack_lock` */
@@ -581,9 +582,10 @@ static void *feeder_main(void *arg)
         ssize_t n = read_events(q, items, max);
         pthread_mutex_lock(&q->lock);
         if (n == 0) {
-            /* The end, as far as the reader sees. Appends happen under the lock: one more look
-             * under it tells whether the backlog is really gone (records delivered before a
-             * stop or damaged ones are skipped, so the count may be ahead). */
+            /* The end, as far as the reader sees; but the count may be ahead (records delivered
+             * before a stop, or damaged ones, are skipped). One more look under the lock: a push
+             * counts what it appended under it, after appending, so a record not seen now is
+             * counted after the count is reset, and loaded then. */
             n = read_events(q, items, max);
             if (n == 0) {
                 q->backlog = 0;
@@ -639,6 +641,7 @@ static void free_queue(struct rs_queue *q)
     if (q->spool)
         rs_spool_close(q->spool);
     pthread_mutex_destroy(&q->lock);
+    pthread_mutex_destroy(&q->push_lock);
     pthread_mutex_destroy(&q->ack_lock);
     pthread_cond_destroy(&q->changed);
     pthread_cond_destroy(&q->room);
@@ -659,6 +662,7 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
     q->config = *config;
     q->log = log;
     pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->push_lock, NULL);
     pthread_mutex_init(&q->ack_lock, NULL);
     pthread_cond_init(&q->changed, NULL);
     pthread_cond_init(&q->room, NULL);
@@ -715,12 +719,10 @@ int rs_queue_start(struct rs_queue **out, const struct rs_queue_config *config,
     return 0;
 }
 
-/* The spool refused an event (limit reached, disk full, I/O error). */
-static void log_spool_refused(struct rs_queue *q, const char *hook, int rc, bool kept)
+/* The spool refused an event (limit reached, disk full, I/O error); the `times`th. */
+static void log_spool_refused(struct rs_queue *q, const char *hook, int rc, bool kept,
+                              unsigned long long times)
 {
-    unsigned long long times = ++q->spool_failures;
-    if (!worth_logging(times))
-        return;
     rs_log(q->log, RS_MSG_SPOOL_FAILED,
            "%s (%s): cannot write to the spool %s: %s (spool-limit %llu MB); %s; %llu events "
            "not written so far",
@@ -730,6 +732,25 @@ static void log_spool_refused(struct rs_queue *q, const char *hook, int rc, bool
            kept ? "the event is kept in memory only (lost if Kea stops before it is delivered)"
                 : "memory is full too: the event is dropped",
            times);
+}
+
+/* "on-full": "block": waits for room, RS_QUEUE_BLOCK_MAX_MS at most. Called with the lock held,
+ * before the push takes `push_lock`, so that Kea's threads each wait their own second at most,
+ * not one after the other. */
+static void wait_for_room(struct rs_queue *q, const char *hook)
+{
+    unsigned long long waits = ++q->stats.waited;
+    if (worth_logging(waits)) {
+        pthread_mutex_unlock(&q->lock);
+        rs_log(q->log, RS_MSG_QUEUE_FULL,
+               "%s (%s): queue full (%u events); Kea waits for room, %d ms at most, then the "
+               "event goes to the spool %s; waits so far: %llu",
+               q->script, hook, q->config.limit, RS_QUEUE_BLOCK_MAX_MS, q->spool_dir, waits);
+        pthread_mutex_lock(&q->lock);
+    }
+    int64_t deadline = rs_now_ms() + RS_QUEUE_BLOCK_MAX_MS;
+    while (q->waiting >= q->config.limit && !q->backlog && !q->stopping && rs_now_ms() < deadline)
+        wait_until(q, &q->room, deadline);
 }
 
 int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], const uint64_t keys[],
@@ -761,62 +782,65 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
         item_free(item);
         return -ENOSPC;
     }
-    if (full && !q->backlog && !q->stopping && q->config.on_full == RS_ON_FULL_BLOCK) {
-        unsigned long long waits = ++q->stats.waited;
-        if (worth_logging(waits))
-            rs_log(q->log, RS_MSG_QUEUE_FULL,
-                   "%s (%s): queue full (%u events); Kea waits for room, %d ms at most, then the "
-                   "event goes to the spool %s; waits so far: %llu",
-                   q->script, hook, q->config.limit, RS_QUEUE_BLOCK_MAX_MS, q->spool_dir, waits);
-        int64_t deadline = rs_now_ms() + RS_QUEUE_BLOCK_MAX_MS;
-        while (q->waiting >= q->config.limit && !q->backlog && !q->stopping &&
-               rs_now_ms() < deadline)
-            wait_until(q, &q->room, deadline);
-        full = q->waiting >= q->config.limit;
-    }
+    if (full && !q->backlog && !q->stopping && q->config.on_full == RS_ON_FULL_BLOCK)
+        wait_for_room(q, hook);
+    pthread_mutex_unlock(&q->lock);
+
+    /* The write happens outside the main lock, which the lanes and the feeder take, but under
+     * `push_lock`: the spool's order and memory's must be one. Only pushes raise `backlog` and
+     * add to memory while it is 0, so what is decided here still holds below. */
+    pthread_mutex_lock(&q->push_lock);
+    pthread_mutex_lock(&q->lock);
     /* At unload too: the event then waits on disk for the next start. */
-    bool to_memory = !full && !q->backlog && !q->stopping;
+    bool to_memory = q->waiting < q->config.limit && !q->backlog && !q->stopping;
+    pthread_mutex_unlock(&q->lock);
     struct rs_spool_pos pos = {0};
     rc = rs_spool_append(q->spool, item->data, item->len, &pos);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    pthread_mutex_lock(&q->lock);
+    unsigned long long refusals = 0;
     if (rc == 0) {
         q->stats.written++;
         q->stats.written_ns += (unsigned long long)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
                                                     (t1.tv_nsec - t0.tv_nsec));
     } else {
-        log_spool_refused(q, hook, rc, to_memory);
-        if (!to_memory) {
-            q->stats.dropped++;
-            pthread_mutex_unlock(&q->lock);
-            item_free(item);
-            return -ENOSPC;
-        }
-        q->stats.unwritten++;
+        refusals = ++q->spool_failures;
+        q->stats.unwritten += to_memory;
+        q->stats.dropped += !to_memory;
     }
-    q->stats.queued++;
-    if (to_memory) {
+    bool accepted = rc == 0 || to_memory;
+    bool first = false, log_growth = false;
+    unsigned long long backlog = 0;
+    if (accepted)
+        q->stats.queued++;
+    if (accepted && to_memory) {
         item->pos = pos;
         if (pos.seq) {
             q->memory_tail = pos;
             q->feeder_behind = true;
         }
         enqueue(q, item);
-        pthread_mutex_unlock(&q->lock);
-        return 0;
-    }
-    /* On disk only: the feeder loads it back in order once memory has room. */
-    q->stats.spooled++;
-    unsigned long long spilled = ++q->spilled_this_time;
-    bool first = q->backlog++ == 0;
-    if (first) {
-        q->spills++;
-        pthread_cond_broadcast(&q->room);
+        item = NULL;
+    } else if (accepted) {
+        /* On disk only: the feeder loads it back in order once memory has room. */
+        q->stats.spooled++;
+        log_growth = ++q->spilled_this_time % RS_QUEUE_SPOOL_LOG_EVERY == 0;
+        first = q->backlog++ == 0;
+        if (first) {
+            q->spills++;
+            pthread_cond_broadcast(&q->room);
+        }
+        backlog = q->backlog;
     }
     bool log_start = first && !q->stopping && worth_logging(q->spills);
-    bool log_growth = spilled % RS_QUEUE_SPOOL_LOG_EVERY == 0;
-    unsigned long long backlog = q->backlog;
     pthread_mutex_unlock(&q->lock);
-    item_free(item);
+    pthread_mutex_unlock(&q->push_lock);
+
+    if (item)
+        item_free(item);
+    if (refusals && worth_logging(refusals))
+        log_spool_refused(q, hook, rc, to_memory, refusals);
     if (log_start)
         rs_log(q->log, RS_MSG_QUEUE_FULL,
                "%s (%s): %u events wait in memory; the next ones wait in the spool %s", q->script,
@@ -827,7 +851,7 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
         rs_log(q->log, RS_MSG_SPOOL, "%s: %llu events wait in the spool (%.1f MB)", q->script,
                backlog, (double)ss.bytes / (1024.0 * 1024.0));
     }
-    return 0;
+    return accepted ? 0 : -ENOSPC;
 }
 
 void rs_queue_stats(struct rs_queue *q, struct rs_queue_stats *stats)
