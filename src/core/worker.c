@@ -19,6 +19,8 @@
 /* A worker whose end of a pipe closed is given this long to be seen exiting: the kernel closes
  * a dying process's descriptors before it makes it a zombie and wakes its pidfd. */
 #define RS_WORKER_EXIT_WAIT_MS 500
+/* How often a delivery that waits looks whether unload gave up on it. */
+#define RS_WORKER_GIVE_UP_CHECK_MS 100
 
 struct rs_worker {
     char *script;
@@ -145,6 +147,14 @@ static int poll_timeout(int64_t deadline)
     return left <= 0 ? 0 : (int)(left > 60000 ? 60000 : left);
 }
 
+/* The deadline of a delivery under way, brought forward by rs_worker_give_up() if that came
+ * since it began: unload must not wait for a worker that does not answer. */
+static int64_t effective_deadline(struct rs_worker *w, int64_t deadline)
+{
+    int64_t give_up = atomic_load(&w->give_up_ms);
+    return give_up && (!deadline || give_up < deadline) ? give_up : deadline;
+}
+
 /* Waits for `events` on `fd` while logging the worker's stderr. Returns OK, DIED or TIMED_OUT. */
 static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t deadline)
 {
@@ -152,7 +162,12 @@ static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t 
     for (;;) {
         struct pollfd fds[3] = {
             {fd, events, 0}, {job->err.fd, POLLIN, 0}, {job->child.pidfd, POLLIN, 0}};
-        int rc = poll(fds, 3, poll_timeout(deadline));
+        /* Awake now and then to see whether unload gave up meanwhile. */
+        int64_t until = effective_deadline(w, deadline);
+        int timeout = poll_timeout(until);
+        if (timeout < 0 || timeout > RS_WORKER_GIVE_UP_CHECK_MS)
+            timeout = RS_WORKER_GIVE_UP_CHECK_MS;
+        int rc = poll(fds, 3, timeout);
         if (rc < 0 && errno != EINTR)
             return DIED;
         if (fds[1].revents)
@@ -162,7 +177,7 @@ static enum failure wait_for(struct rs_worker *w, int fd, short events, int64_t 
         if (fds[2].revents)
             return DIED;
         /* Checked on every turn: a worker chatting on stderr must not push its deadline back. */
-        if (deadline && rs_now_ms() >= deadline)
+        if (until && rs_now_ms() >= until)
             return TIMED_OUT;
     }
 }
@@ -282,6 +297,29 @@ static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code
     }
 }
 
+/* The answers the worker has already written, without waiting: advances *done past each. */
+static void take_answers(struct rs_worker *w, size_t count, size_t *done, int *codes)
+{
+    while (*done < count) {
+        char *nl = w->answer.len ? memchr(w->answer.data, '\n', w->answer.len) : NULL;
+        if (!nl) {
+            /* read_stdout() stops at a line's worth: read on while it brings lines. */
+            size_t had = w->answer.len;
+            read_stdout(w);
+            if (w->answer.len == had || !memchr(w->answer.data, '\n', w->answer.len))
+                return;
+            continue;
+        }
+        size_t line = (size_t)(nl - w->answer.data);
+        int rc = rs_frame_parse_answer(w->answer.data, line, &codes[*done]);
+        memmove(w->answer.data, nl + 1, w->answer.len - line - 1);
+        w->answer.len -= line + 1;
+        if (rc)
+            return;
+        (*done)++;
+    }
+}
+
 /* One attempt at events [*done, count): sends their frames in one go, then reads the answers,
  * advancing *done past each event answered. `codes` receives the answers. */
 static enum failure attempt(struct rs_worker *w, const char *const hooks[],
@@ -299,6 +337,10 @@ static enum failure attempt(struct rs_worker *w, const char *const hooks[],
         if (f == OK)
             (*done)++;
     }
+    /* Sending failed (the worker died, or hung, with the batch half sent): what it answered
+     * before is in its stdout, and those events were delivered. */
+    if (f != OK)
+        take_answers(w, count, done, codes);
     rs_job_read_stderr(w->job);
     return f;
 }

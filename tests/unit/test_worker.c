@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -682,6 +683,34 @@ static void test_deliver_batch_stops_at_a_failure(void **state)
     finish(f);
 }
 
+/* A batch larger than the socket holds: the worker dies while the library is still sending.
+ * What it answered before counts as delivered; the failure is the event it died on. */
+static void test_deliver_batch_dies_while_sent(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_worker *w = worker_start(f, RS_FORMAT_ENV, 5000, NULL);
+    struct batch b;
+    batch_init(&b, 0, 50);
+    static char padding[MANY][8200];
+    char *vars[MANY][4];
+    char *const *envps[MANY];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(padding[i], sizeof(padding[i]), "PAD=%08190d", i);
+        vars[i][0] = b.vars[i][0];
+        vars[i][1] = b.vars[i][1];
+        vars[i][2] = padding[i];
+        vars[i][3] = NULL;
+        envps[i] = vars[i];
+    }
+    const char *failure = NULL;
+    /* 100 events of 8 KB: more than a socket buffer, so the sending is not over at event 50. */
+    assert_int_equal(rs_worker_deliver_batch(w, b.hooks, envps, MANY, &failure), 50);
+    assert_non_null(failure);
+    assert_string_equal(failure, "the worker exited");
+    worker_stop(f, 5000);
+    finish(f);
+}
+
 /* A worker that hangs on an event: the attempt ends at the timeout, and says so. */
 static void test_deliver_batch_timeout(void **state)
 {
@@ -698,6 +727,42 @@ static void test_deliver_batch_timeout(void **state)
     assert_string_equal(failure, "no answer within its timeout");
     assert_true(took >= 300);
     assert_true(took < 300 + slack_ms());
+    worker_stop(f, 5000);
+    finish(f);
+}
+
+struct give_up_later {
+    pthread_t thread;
+    struct rs_worker *w;
+    int64_t at;
+};
+
+static void *give_up_in_thread(void *arg)
+{
+    struct give_up_later *g = arg;
+    sleep_ms(200);
+    g->at = now_ms();
+    rs_worker_give_up(g->w, g->at);
+    return NULL;
+}
+
+/* Unload gives up while a worker that does not answer holds a batch: the attempt ends then, not
+ * at the worker's own (long) timeout, and it is no fault of the event. */
+static void test_deliver_batch_cut_short_by_give_up(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_worker *w = worker_start(f, RS_FORMAT_ENV, 60000, NULL);
+    char *hang[] = {"ACTION=hang", NULL};
+    const char *hooks[] = {"lease4_select"};
+    char *const *envps[] = {hang};
+    struct give_up_later g = {.w = w};
+    assert_int_equal(pthread_create(&g.thread, NULL, give_up_in_thread, &g), 0);
+    const char *failure = "unset";
+    assert_int_equal(rs_worker_deliver_batch(w, hooks, envps, 1, &failure), 0);
+    int64_t returned = now_ms();
+    pthread_join(g.thread, NULL);
+    assert_null(failure);
+    assert_true(returned - g.at < slack_ms());
     worker_stop(f, 5000);
     finish(f);
 }
@@ -819,7 +884,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_stdout_alive_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_batch_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_batch_stops_at_a_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_batch_dies_while_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_batch_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliver_batch_cut_short_by_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_batch_after_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stderr_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stderr_flood_does_not_block, setup, teardown),
