@@ -71,8 +71,8 @@ struct rs_queue {
     unsigned long long spills, spool_failures; /* for the log's "first, then every N" */
     unsigned long long spilled_this_time, fed_this_time;
 
-    pthread_mutex_t push_lock; /* one write ahead at a time, off the main lock */
-    pthread_mutex_t ack_lock;  /* one acknowledgement at a time, off the main lock */
+    pthread_mutex_t push_lock;  /* one write ahead at a time, off the main lock */
+    pthread_mutex_t ack_lock;   /* one acknowledgement at a time, off the main lock */
     struct rs_spool_pos to_ack; /* under `lock`: the last delivered with all before it */
     uint64_t acked_seq;         /* under `lock`: the spool's cursor is past this one */
     int64_t last_ack_ms;        /* under `ack_lock` */
@@ -324,8 +324,16 @@ static size_t deliver_batch(struct rs_queue *q, struct item **items, size_t coun
 static enum attempt_result run_item(struct rs_queue *q, struct item *item, const char **why)
 {
     struct rs_job job;
-    if (rs_job_start(&job, q->script, item->rec.hook, item->rec.envp, q->config.timeout_ms, q->log))
-        return NOT_TRIED; /* logged; no fault of the event */
+    int rc =
+        rs_job_start(&job, q->script, item->rec.hook, item->rec.envp, q->config.timeout_ms, q->log);
+    if (rc == -ENOMEM || rc == -EAGAIN)
+        return NOT_TRIED; /* logged; no process to be had for now, no fault of the event */
+    if (rc) {
+        /* Logged; the script is missing, not executable...: until someone mends it, its events
+         * go the way of the others that cannot be delivered, to be replayed then. */
+        *why = "the script could not be executed";
+        return FAILED;
+    }
     bool aborted = false;
     while (job.state != RS_JOB_DONE) {
         struct pollfd fds[3];
@@ -347,8 +355,8 @@ static enum attempt_result run_item(struct rs_queue *q, struct item *item, const
         } else if (timeout < 0 || timeout > 200) {
             timeout = 200;
         }
-        int rc = poll(fds, (nfds_t)n, timeout);
-        rs_job_step(&job, fds, rc > 0 ? n : 0);
+        int ready = poll(fds, (nfds_t)n, timeout);
+        rs_job_step(&job, fds, ready > 0 ? n : 0);
     }
     enum attempt_result result = DELIVERED;
     if (aborted) {

@@ -23,6 +23,8 @@
 #define LOCK_NAME        "lock"
 #define DELIVERED_NAME   "delivered"
 #define DELIVERED_TMP    "delivered.tmp"
+/* A drained spool removes its newest segment too once it holds this much. */
+#define RS_SPOOL_DRAINED_REMOVE_BYTES (64u << 10)
 /* How long opening waits for another holder of the spool to let go of it. */
 #define LOCK_WAIT_MS 2000
 
@@ -382,6 +384,13 @@ static void read_cursor(struct rs_spool *s)
     uint64_t seq, segment, offset;
     if (got <= 0 || sscanf(text, "%" SCNu64 " %" SCNu64 " %" SCNu64, &seq, &segment, &offset) != 3)
         return;
+    if (!s->nr_segments) {
+        /* All was delivered and its segments removed: numbering goes on where it was, so that
+         * no number ever means two records. */
+        if (seq > s->next_seq)
+            s->next_seq = s->cursor_seq = s->cursor_segment = seq;
+        return;
+    }
     struct segment *in = find_segment(s, segment);
     if (!in || seq < segment || seq > s->next_seq || offset > in->size)
         return;
@@ -437,6 +446,8 @@ static void read_delivered(struct rs_spool *s)
     qsort(s->delivered, s->nr_delivered, sizeof(*s->delivered), compare_u64);
 }
 
+static int write_delivered(struct rs_spool *s, const uint64_t seqs[], size_t count);
+
 static bool was_delivered(const struct rs_spool *s, uint64_t seq)
 {
     return s->nr_delivered &&
@@ -444,6 +455,34 @@ static bool was_delivered(const struct rs_spool *s, uint64_t seq)
 }
 
 int rs_spool_set_delivered(struct rs_spool *s, const uint64_t seqs[], size_t count)
+{
+    /* Those the last open skipped are still delivered, and still ahead of the cursor if it has
+     * not passed them: they stay on the list. */
+    pthread_mutex_lock(&s->lock);
+    uint64_t cursor = s->cursor_seq;
+    pthread_mutex_unlock(&s->lock);
+    size_t kept = 0;
+    for (size_t i = 0; i < s->nr_delivered; i++)
+        kept += s->delivered[i] >= cursor;
+    uint64_t *all = NULL;
+    if (kept) {
+        all = malloc((kept + count) * sizeof(*all));
+        if (!all)
+            return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < s->nr_delivered; i++)
+            if (s->delivered[i] >= cursor)
+                all[n++] = s->delivered[i];
+        memcpy(all + n, seqs, count * sizeof(*seqs));
+        seqs = all;
+        count += kept;
+    }
+    int rc = write_delivered(s, seqs, count);
+    free(all);
+    return rc;
+}
+
+static int write_delivered(struct rs_spool *s, const uint64_t seqs[], size_t count)
 {
     if (!count) {
         if (unlinkat(s->dir_fd, DELIVERED_NAME, 0) < 0 && errno != ENOENT)
@@ -734,8 +773,21 @@ int rs_spool_ack(struct rs_spool *s, const struct rs_spool_pos *pos)
     s->cursor_seq = mark.seq + 1;
     s->cursor_segment = mark.segment;
     s->cursor_offset = mark.end;
+    /* Everything delivered, and the newest segment past a small size: it goes too, so that a
+     * spool that filled its disk gives the space back once drained. The next append begins a
+     * new one. */
+    struct segment *last = s->nr_segments ? &s->segments[s->nr_segments - 1] : NULL;
+    if (last && mark.seq + 1 == s->next_seq && mark.segment == last->first_seq &&
+        mark.end == last->size && last->size >= RS_SPOOL_DRAINED_REMOVE_BYTES) {
+        if (s->write_fd >= 0)
+            close(s->write_fd);
+        s->write_fd = -1;
+        s->cursor_segment = s->next_seq;
+        s->cursor_offset = 0;
+    }
+    uint64_t cursor_segment = s->cursor_segment, cursor_offset = s->cursor_offset;
     size_t spent = 0;
-    while (spent < s->nr_segments && s->segments[spent].first_seq < s->cursor_segment)
+    while (spent < s->nr_segments && s->segments[spent].first_seq < cursor_segment)
         s->total_bytes -= s->segments[spent++].size;
     uint64_t *spent_seqs = NULL;
     if (spent && (spent_seqs = malloc(spent * sizeof(*spent_seqs)))) {
@@ -750,7 +802,7 @@ int rs_spool_ack(struct rs_spool *s, const struct rs_spool_pos *pos)
     }
     pthread_mutex_unlock(&s->lock);
 
-    int rc = write_cursor(s, mark.seq + 1, mark.segment, mark.end);
+    int rc = write_cursor(s, mark.seq + 1, cursor_segment, cursor_offset);
     for (size_t i = 0; !rc && i < spent; i++) {
         char name[SEGMENT_NAME_LEN + 1];
         segment_name(name, spent_seqs[i]);

@@ -296,8 +296,7 @@ static void test_spool_dir_problems(void **state)
     rec_init(&rec);
     char err[512] = "";
     struct rs_engine *second = NULL;
-    assert_int_equal(rs_engine_new(json, &kea_env, &rec.logger, &second, err, sizeof(err)),
-                     -EBUSY);
+    assert_int_equal(rs_engine_new(json, &kea_env, &rec.logger, &second, err, sizeof(err)), -EBUSY);
     assert_null(second);
     assert_non_null(strstr(err, "parameter 'spool-dir'"));
     assert_non_null(strstr(err, "in use by another process"));

@@ -915,6 +915,41 @@ static void test_timeouts_end_in_dead_letters(void **state)
     assert_clean(f);
 }
 
+/* A script that cannot be executed (deleted after load): each event fails its attempts, is set
+ * aside to be replayed once the script is back, and the next one is tried; nothing waits for
+ * ever behind the first. */
+static void test_script_gone_ends_in_dead_letters(void **state)
+{
+    struct fixture *f = *state;
+    char *gone = NULL;
+    assert_true(asprintf(&gone, "%s/gone.sh", f->dir) > 0);
+    struct rs_queue_config config = exec_config(f, 1, 10, RS_ON_FULL_SPOOL);
+    config.script = gone;
+    struct rs_queue *q = NULL;
+    assert_int_equal(rs_queue_start(&q, &config, &f->rec.logger), 0);
+    f->q = q;
+    for (int seq = 0; seq < 3; seq++)
+        assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
+    struct rs_queue_stats stats;
+    int64_t end = now_ms() + scaled_ms(10000);
+    do {
+        sleep_ms(10);
+        rs_queue_stats(q, &stats);
+    } while (stats.dead < 3 && now_ms() < end);
+    assert_int_equal(stats.dead, 3);
+    queue_stop(f, 5000);
+    assert_int_equal(rec_count(&f->rec, RS_MSG_EXEC_FAILED), 9);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_DEAD_LETTER,
+                                    "delivery failed 3 times (the script could not be executed)"),
+                     3);
+    char hook[32] = "";
+    unsigned attempts = 0;
+    assert_int_equal(read_dead_letters(f, hook, sizeof(hook), &attempts), 3);
+    assert_string_equal(hook, "hook0");
+    free(gone);
+    assert_clean(f);
+}
+
 /* An exit status other than 0 is the script's answer, not a failed delivery. */
 static void test_exit_status_is_a_delivery(void **state)
 {
@@ -1097,6 +1132,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_kills_what_overstays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exactly_once_across_a_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeouts_end_in_dead_letters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_gone_ends_in_dead_letters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_status_is_a_delivery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_batches_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_poison_is_set_aside, setup, teardown),

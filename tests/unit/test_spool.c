@@ -299,15 +299,50 @@ static void test_delivered_out_of_order_are_skipped(void **state)
     spool = open_spool(f, 0, 0, &recovery);
     assert_int_equal(recovery.records, 6); /* counted; skipped when read */
     expect_read(spool, 2);
-    expect_read(spool, 5);
+    struct rs_spool_pos five = expect_read(spool, 5);
     expect_read(spool, 7);
     expect_nothing(spool);
-    /* Cleared once nothing is ahead any more: new records are never hidden. */
+    /* A second stop that delivered nothing new: those skipped are still delivered, still ahead
+     * of the cursor, and stay on the list (a reconfiguration after another). */
     assert_int_equal(rs_spool_set_delivered(spool, NULL, 0), 0);
     rs_spool_close(spool);
     spool = open_spool(f, 0, 0, NULL);
-    for (int i = 2; i < 8; i++)
-        expect_read(spool, i);
+    expect_read(spool, 2);
+    expect_read(spool, 5);
+    expect_read(spool, 7);
+    /* Once the cursor is past them, they leave the list. */
+    assert_int_equal(rs_spool_ack(spool, &five), 0);
+    assert_int_equal(rs_spool_set_delivered(spool, NULL, 0), 0);
+    rs_spool_close(spool);
+    spool = open_spool(f, 0, 0, NULL);
+    expect_read(spool, 7);
+    expect_nothing(spool);
+    rs_spool_close(spool);
+    assert_resources_back(&f->before);
+}
+
+/* Once all is delivered, a spool that grew gives its space back (a full disk would stay full
+ * otherwise), and numbering goes on where it was, across an open. */
+static void test_drained_spool_gives_space_back(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_spool *spool = open_spool(f, 0, 0, NULL);
+    static char big[70 << 10];
+    memset(big, 'x', sizeof(big));
+    struct rs_spool_pos pos;
+    assert_int_equal(rs_spool_append(spool, big, sizeof(big), &pos), 0);
+    assert_int_equal(count_segments(f), 1);
+    assert_int_equal(rs_spool_ack(spool, &pos), 0);
+    assert_int_equal(count_segments(f), 0);
+    struct rs_spool_stats stats;
+    rs_spool_stats(spool, &stats);
+    assert_int_equal(stats.bytes, 0);
+    assert_int_equal(stats.records, 0);
+    rs_spool_close(spool);
+    spool = open_spool(f, 0, 0, NULL);
+    append(spool, 1);
+    struct rs_spool_pos next = expect_read(spool, 1);
+    assert_int_equal(next.seq, pos.seq + 1);
     rs_spool_close(spool);
     assert_resources_back(&f->before);
 }
@@ -622,6 +657,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_resumes_after_the_acknowledged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delivered_out_of_order_are_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drained_spool_gives_space_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_holder_at_a_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unfinished_record_is_cut_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll_over_and_go_once_delivered, setup,
