@@ -473,7 +473,8 @@ int rs_spool_set_delivered(struct rs_spool *s, const uint64_t seqs[], size_t cou
         for (size_t i = 0; i < s->nr_delivered; i++)
             if (s->delivered[i] >= cursor)
                 all[n++] = s->delivered[i];
-        memcpy(all + n, seqs, count * sizeof(*seqs));
+        if (count)
+            memcpy(all + n, seqs, count * sizeof(*seqs));
         seqs = all;
         count += kept;
     }
