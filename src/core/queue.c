@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,11 +72,11 @@ struct rs_queue {
     unsigned long long spills, spool_failures; /* for the log's "first, then every N" */
     unsigned long long spilled_this_time, fed_this_time;
 
-    pthread_mutex_t push_lock;  /* one write ahead at a time, off the main lock */
-    pthread_mutex_t ack_lock;   /* one acknowledgement at a time, off the main lock */
-    struct rs_spool_pos to_ack; /* under `lock`: the last delivered with all before it */
-    uint64_t acked_seq;         /* under `lock`: the spool's cursor is past this one */
-    int64_t last_ack_ms;        /* under `ack_lock` */
+    pthread_mutex_t push_lock;   /* one write ahead at a time, off the main lock */
+    pthread_mutex_t ack_lock;    /* one acknowledgement at a time, off the main lock */
+    struct rs_spool_pos to_ack;  /* under `lock`: the last delivered with all before it */
+    uint64_t acked_seq;          /* under `lock`: the spool's cursor is past this one */
+    _Atomic int64_t last_ack_ms; /* written under `ack_lock` */
     unsigned long long ack_failures;
 };
 
@@ -447,6 +448,10 @@ static void *lane_main(void *arg)
     struct rs_queue *q = ((struct lane_arg *)arg)->queue;
     unsigned lane = ((struct lane_arg *)arg)->lane;
     free(arg);
+    /* Named, so that `top -H` and perf tell the library's threads from Kea's. */
+    char name[16];
+    snprintf(name, sizeof(name), "runscript-%u", lane);
+    pthread_setname_np(pthread_self(), name);
     /* Scripts Kea does not wait for must not compete with Kea for the CPU: the lane threads and
      * the scripts they start (which inherit it) run at a lower priority. */
     setpriority(PRIO_PROCESS, (id_t)gettid(), RS_QUEUE_NICE);
@@ -458,7 +463,13 @@ static void *lane_main(void *arg)
         struct item *item = lane_peek(q, lane);
         if (!q->waiting && q->to_ack.seq > q->acked_seq) {
             /* All delivered: acknowledged now, not at the next event, which may come after a
-             * crash. */
+             * crash; but not more often than the interval, as a fast worker empties the queue
+             * at every batch. */
+            int64_t due = atomic_load(&q->last_ack_ms) + RS_QUEUE_ACK_INTERVAL_MS;
+            if (rs_now_ms() < due) {
+                wait_until(q, &q->changed, due);
+                continue;
+            }
             pthread_mutex_unlock(&q->lock);
             acknowledge(q, true);
             pthread_mutex_lock(&q->lock);
@@ -567,6 +578,7 @@ static void log_drained(struct rs_queue *q)
 static void *feeder_main(void *arg)
 {
     struct rs_queue *q = arg;
+    pthread_setname_np(pthread_self(), "runscript-feed");
     setpriority(PRIO_PROCESS, (id_t)gettid(), RS_QUEUE_NICE);
     pthread_mutex_lock(&q->lock);
     for (;;) {

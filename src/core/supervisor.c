@@ -74,6 +74,7 @@ static bool take_incoming(struct rs_supervisor *sup, int64_t *drain_deadline)
 static void *supervise(void *arg)
 {
     struct rs_supervisor *sup = arg;
+    pthread_setname_np(pthread_self(), "runscript-sup");
     struct pollfd *fds = NULL;
     size_t alloc_fds = 0;
     int64_t drain_deadline = 0;
