@@ -565,10 +565,13 @@ static ssize_t read_events(struct rs_queue *q, struct item **out, size_t max)
     return (ssize_t)n;
 }
 
-static void log_drained(struct rs_queue *q)
+/* The backlog is gone. Called by the feeder with the lock held. */
+static void spool_drained(struct rs_queue *q)
 {
+    rs_spool_pause_reading(q->spool);
     if (worth_logging(q->spills))
-        rs_log(q->log, RS_MSG_SPOOL, "%s: the spool is drained: %llu events delivered from it",
+        rs_log(q->log, RS_MSG_SPOOL,
+               "%s: the spool is drained: %llu events that waited there are back in memory",
                q->script, q->fed_this_time);
     q->fed_this_time = 0;
     q->spilled_this_time = 0;
@@ -609,7 +612,7 @@ static void *feeder_main(void *arg)
             n = read_events(q, items, max);
             if (n == 0) {
                 q->backlog = 0;
-                log_drained(q);
+                spool_drained(q);
                 continue;
             }
         }
@@ -624,7 +627,7 @@ static void *feeder_main(void *arg)
         q->backlog = q->backlog > (unsigned long long)n ? q->backlog - (unsigned long long)n : 0;
         q->fed_this_time += (unsigned long long)n;
         if (!q->backlog)
-            log_drained(q);
+            spool_drained(q);
         pthread_cond_broadcast(&q->changed);
     }
     pthread_mutex_unlock(&q->lock);

@@ -567,7 +567,8 @@ int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
     read_delivered(s);
     s->read_segment = s->cursor_segment;
     s->read_offset = s->cursor_offset;
-    recovery->records = s->next_seq - s->cursor_seq;
+    /* Those delivered before the stop are skipped when read: not waiting. */
+    recovery->records = s->next_seq - s->cursor_seq - s->nr_delivered;
     *out = s;
     return 0;
 }
@@ -733,6 +734,13 @@ int rs_spool_read(struct rs_spool *s, struct rs_spool_record *record)
         *record = (struct rs_spool_record){{seq, s->read_segment, record_end}, data, len};
         return 0;
     }
+}
+
+void rs_spool_pause_reading(struct rs_spool *s)
+{
+    if (s->read_fd >= 0)
+        close(s->read_fd);
+    s->read_fd = -1;
 }
 
 static void read_from(struct rs_spool *s, uint64_t segment, uint64_t offset)

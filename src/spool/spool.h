@@ -93,6 +93,11 @@ struct rs_spool_record {
  * A damaged record is skipped with what follows it in its segment (counted in `skipped`). */
 int rs_spool_read(struct rs_spool *spool, struct rs_spool_record *record);
 
+/* The reader has read all there is for now: it lets go of the segment it was reading, which an
+ * acknowledgement may remove (its space would stay taken while it is open). The next read goes
+ * on where this one stopped. */
+void rs_spool_pause_reading(struct rs_spool *spool);
+
 /* The next read starts after the record at `pos` (one appended or read before). */
 void rs_spool_seek(struct rs_spool *spool, const struct rs_spool_pos *pos);
 
