@@ -88,7 +88,7 @@ uninstall: uninstall-doc
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/kea-hook-runscript
 
-deb: $(LIBRARY)
+deb: $(LIBRARY) $(SPOOL_TOOL)
 	sh packaging/build-deb.sh -l $(LIBRARY) -o $(BUILD)
 
 install-doc:
@@ -144,7 +144,7 @@ check:
 	$(MAKE) test-fuzz
 	$(MAKE) test-e2e
 
-test-e2e: $(LIBRARY)
+test-e2e: $(LIBRARY) $(SPOOL_TOOL)
 	$(PYTHON) -m pytest -q tests/e2e
 
 # The whole suite on a starved machine, to show that no test depends on this machine's speed:

@@ -10,7 +10,8 @@
 # Environment: DEB_VERSION (default: packaging/VERSION, Debian revision 1), DEB_MAINTAINER,
 # KEA_INCLUDE (default /usr/include/kea: the Kea headers the library was built against).
 #
-# The package installs the library into Kea's hooks directory, the examples under
+# The package installs the library into Kea's hooks directory, kea-runscript-spool into
+# /usr/sbin, the examples under
 # /usr/share/doc/kea-hook-runscript/examples, the docs and the man page. A hook library must
 # match Kea's release exactly, so Depends pins the Kea upstream release it was built against:
 # kea-common (>= 2.2.0), kea-common (<< 2.2.1~), any Debian revision of 2.2.0.
@@ -37,6 +38,9 @@ die() {
 }
 
 [ -f "$library" ] || die "$library not found: run make first"
+# The operator's tool for spools and dead letters, built beside the library.
+spool_tool=$(dirname "$library")/kea-runscript-spool
+[ -f "$spool_tool" ] || die "$spool_tool not found: run make first"
 for tool in dpkg-deb dpkg-architecture dpkg-shlibdeps; do
     command -v "$tool" >/dev/null || die "$tool not found (apt install dpkg-dev)"
 done
@@ -59,9 +63,11 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 doc=$root/usr/share/doc/$package
 
-install -d "$root/$hooksdir" "$doc/examples" "$root/usr/share/man/man7" "$root/DEBIAN"
+install -d "$root/$hooksdir" "$doc/examples" "$root/usr/share/man/man7" "$root/usr/sbin" "$root/DEBIAN"
 install -m 0644 "$library" "$root/$hooksdir/kea-hook-runscript.so"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/$hooksdir/kea-hook-runscript.so"
+install -m 0755 "$spool_tool" "$root/usr/sbin/kea-runscript-spool"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/sbin/kea-runscript-spool"
 
 # Examples as they are in the tree: scripts stay executable, nothing is compressed, so that
 # `install -m 0755 /usr/share/doc/kea-hook-runscript/examples/.../x.sh /etc/kea/` just works.
