@@ -348,6 +348,20 @@ def test_a_poison_event_is_set_aside_after_3_attempts_and_the_rest_goes_on(lab, 
     assert dead.hook == "pkt4_receive" and dead.env["KEA_QUERY4_HWADDR"] == "02:00:00:00:03:02", dead
     assert bytes.fromhex(dead.env["KEA_QUERY4_OPTION12"][2:]) == b"poison"
     assert len(kea.log_lines("RUNSCRIPT_DEAD_LETTER")) == 1
+
+    # The operator's way back, while Kea runs: look, then replay to a mended script.
+    tool = os.path.join(os.path.dirname(str(hook_so)), "kea-runscript-spool")
+    dead_dir = dead_letter_dir(lab.workdir, script)
+    listed = subprocess.run([tool, "list", dead_dir], capture_output=True, text=True, check=True).stdout
+    assert re.fullmatch(r"\d+ pkt4_receive attempts=3 variables=\d+\n", listed), listed
+    replayed = os.path.join(lab.workdir, "replayed")
+    mended = lab.script("mended.sh", f'echo "$1 $KEA_QUERY4_HWADDR $KEA_QUERY4_OPTION12" >> {replayed}')
+    run = subprocess.run([tool, "replay", dead_dir, mended], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 events replayed; 0 left" in run.stdout, run.stdout
+    with open(replayed) as f:
+        assert f.read() == f"pkt4_receive 02:00:00:00:03:02 0x{b'poison'.hex().upper()}\n"
+    assert not os.path.exists(dead_dir) and not os.path.exists(dead_dir + ".replay")
     stop_in_time(kea)
 
     kea = lab.start_kea(kea.config)
