@@ -267,17 +267,26 @@ static bool read_stdout(struct rs_worker *w)
     }
 }
 
+/* Takes the first whole line of what the worker answered, if there is one. Returns 1 (the line
+ * was an answer, in *code), 0 (no whole line yet) or -1 (a line that is no answer). */
+static int take_line(struct rs_worker *w, int *code)
+{
+    char *nl = w->answer.len ? memchr(w->answer.data, '\n', w->answer.len) : NULL;
+    if (!nl)
+        return 0;
+    size_t line = (size_t)(nl - w->answer.data);
+    int rc = rs_frame_parse_answer(w->answer.data, line, code);
+    memmove(w->answer.data, nl + 1, w->answer.len - line - 1);
+    w->answer.len -= line + 1;
+    return rc ? -1 : 1;
+}
+
 static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code)
 {
     for (;;) {
-        char *nl = w->answer.len ? memchr(w->answer.data, '\n', w->answer.len) : NULL;
-        if (nl) {
-            size_t line = (size_t)(nl - w->answer.data);
-            int rc = rs_frame_parse_answer(w->answer.data, line, code);
-            memmove(w->answer.data, nl + 1, w->answer.len - line - 1);
-            w->answer.len -= line + 1;
-            return rc ? GARBLED : OK;
-        }
+        int taken = take_line(w, code);
+        if (taken)
+            return taken > 0 ? OK : GARBLED;
         if (w->answer.len > RS_WORKER_MAX_ANSWER)
             return GARBLED;
         bool open = read_stdout(w);
@@ -301,22 +310,18 @@ static enum failure read_answer(struct rs_worker *w, int64_t deadline, int *code
 static void take_answers(struct rs_worker *w, size_t count, size_t *done, int *codes)
 {
     while (*done < count) {
-        char *nl = w->answer.len ? memchr(w->answer.data, '\n', w->answer.len) : NULL;
-        if (!nl) {
-            /* read_stdout() stops at a line's worth: read on while it brings lines. */
-            size_t had = w->answer.len;
-            read_stdout(w);
-            if (w->answer.len == had || !memchr(w->answer.data, '\n', w->answer.len))
-                return;
+        int taken = take_line(w, &codes[*done]);
+        if (taken < 0)
+            return;
+        if (taken > 0) {
+            (*done)++;
             continue;
         }
-        size_t line = (size_t)(nl - w->answer.data);
-        int rc = rs_frame_parse_answer(w->answer.data, line, &codes[*done]);
-        memmove(w->answer.data, nl + 1, w->answer.len - line - 1);
-        w->answer.len -= line + 1;
-        if (rc)
+        /* read_stdout() stops at a line's worth: read on while it brings lines. */
+        size_t had = w->answer.len;
+        read_stdout(w);
+        if (w->answer.len == had || !memchr(w->answer.data, '\n', w->answer.len))
             return;
-        (*done)++;
     }
 }
 
@@ -378,12 +383,9 @@ static enum failure deliver(struct rs_worker *w, const char *const hooks[],
                    "%s (%s): delivering %zu unanswered events again to a new worker", w->script,
                    hooks[*done], count - *done);
         int64_t attempt_deadline = deadline;
-        if (patient) {
-            int64_t give_up = atomic_load(&w->give_up_ms);
-            attempt_deadline = w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
-            if (give_up && (!attempt_deadline || give_up < attempt_deadline))
-                attempt_deadline = give_up;
-        }
+        if (patient)
+            attempt_deadline =
+                effective_deadline(w, w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0);
         enum failure f = attempt(w, hooks, envps, count, done, attempt_deadline, codes);
         if (f == OK)
             return OK;
@@ -457,10 +459,7 @@ size_t rs_worker_deliver_batch(struct rs_worker *w, const char *const hooks[],
         count = RS_WORKER_MAX_BATCH;
     pthread_mutex_lock(&w->lock);
     if (!giving_up(w) && ensure_running(w, true) == 0) {
-        int64_t deadline = w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0;
-        int64_t give_up = atomic_load(&w->give_up_ms);
-        if (give_up && (!deadline || give_up < deadline))
-            deadline = give_up;
+        int64_t deadline = effective_deadline(w, w->timeout_ms ? rs_now_ms() + w->timeout_ms : 0);
         enum failure f = attempt(w, hooks, envps, count, &done, deadline, codes);
         if (f != OK) {
             discard_worker(w, f);
