@@ -104,11 +104,19 @@ static bool worth_logging(unsigned long long times)
 /* Items are made on Kea's threads and freed on the lanes': see src/core/pool.h. */
 static struct rs_pool item_pool = RS_POOL_INIT(sizeof(struct item), 1024);
 
-static void item_free(struct item *item)
+/* Lets go of the event itself; the item stays, with its place and position. */
+static void item_drop_event(struct item *item)
 {
+    free(item->data);
+    item->data = NULL;
     if (item->decoded)
         rs_event_record_release(&item->rec);
-    free(item->data);
+    item->decoded = false;
+}
+
+static void item_free(struct item *item)
+{
+    item_drop_event(item);
     rs_pool_put(&item_pool, item);
 }
 
@@ -174,11 +182,7 @@ static void item_finish(struct rs_queue *q, struct item *item)
     }
     item->done = true;
     item->running = false;
-    free(item->data); /* what is left is a few words until it leaves `order` */
-    item->data = NULL;
-    if (item->decoded)
-        rs_event_record_release(&item->rec);
-    item->decoded = false;
+    item_drop_event(item); /* what is left is a few words until it leaves `order` */
 }
 
 /* Takes the done items off the head of `order` into `out` (at most `max`), and notes the spool
@@ -265,15 +269,9 @@ static int append_dead_letter(struct rs_queue *q, const void *data, size_t len)
 static void set_aside(struct rs_queue *q, struct item *item, const char *why)
 {
     const char *hook = item->decoded ? item->rec.hook : "?";
-    unsigned char *copy = malloc(item->len ? item->len : 1);
-    int rc = -ENOMEM;
-    if (copy) {
-        memcpy(copy, item->data, item->len);
-        if (item->len > 1)
-            copy[1] = (unsigned char)(item->attempts > 255 ? 255 : item->attempts);
-        rc = append_dead_letter(q, copy, item->len);
-        free(copy);
-    }
+    /* In place: the event is never delivered again, and its bytes go with it right after. */
+    rs_event_record_set_attempts(item->data, item->len, item->attempts);
+    int rc = append_dead_letter(q, item->data, item->len);
     pthread_mutex_lock(&q->lock);
     unsigned long long dead = ++q->stats.dead;
     pthread_mutex_unlock(&q->lock);

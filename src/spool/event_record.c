@@ -144,6 +144,12 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
     return rc;
 }
 
+void rs_event_record_set_attempts(void *data, size_t len, unsigned attempts)
+{
+    if (len >= FIXED_SIZE)
+        ((unsigned char *)data)[1] = (unsigned char)(attempts > UINT8_MAX ? UINT8_MAX : attempts);
+}
+
 void rs_event_record_release(struct rs_event_record *record)
 {
     free(record->strings);

@@ -47,4 +47,7 @@ int rs_event_record_decode(const void *data, size_t len, struct rs_event_record 
 
 void rs_event_record_release(struct rs_event_record *record);
 
+/* Sets the count of failed attempts in an encoded record (`len` bytes), at most 255. */
+void rs_event_record_set_attempts(void *data, size_t len, unsigned attempts);
+
 #endif
