@@ -16,9 +16,14 @@ LIBRARY := $(BUILD)/kea-hook-runscript.so
 SPOOL_TOOL := $(BUILD)/kea-runscript-spool
 SBINDIR    ?= $(PREFIX)/sbin
 
-# Kea's version decides which compatibility headers are needed (src/kea/compat/).
+# The Kea release we build against. Kea loads a library only if its version() equals Kea's own
+# KEA_HOOKS_VERSION (20200 for 2.2.0, 20603 for 2.6.3, 30004 for 3.0.4), so a build is for one
+# release; src/kea/kea_version.h holds what differs between releases.
 KEA_HOOKS_VERSION := $(shell sed -n 's/.*KEA_HOOKS_VERSION = \([0-9]*\).*/\1/p' \
                        $(KEA_INCLUDE)/hooks/hooks.h 2>/dev/null)
+KEA_VERSION := $(shell sed -n 's/^\#define VERSION "\(.*\)"/\1/p' $(KEA_INCLUDE)/config.h 2>/dev/null)
+# Kea 3.0 renamed libkea-dhcp++ to libkea-dhcp.
+KEA_DHCP_LIB := $(if $(shell test "0$(KEA_HOOKS_VERSION)" -ge 30000 && echo new),kea-dhcp,kea-dhcp++)
 # Debian 12's kea-dev 2.2 lacks dhcpsrv/cfg_globals.h; our declaration stands in for it, and only
 # there: -idirafter is searched last, and a Kea other than 2.2 without the header is an error.
 ifeq ($(wildcard $(KEA_INCLUDE)/dhcpsrv/cfg_globals.h),)
@@ -33,8 +38,9 @@ WARNINGS  := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wundef
 CFLAGS    ?= -O2 -g
 CXXFLAGS  ?= -O2 -g
 CORE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -iquote src $(WARNINGS) -Wstrict-prototypes -Wmissing-prototypes
-KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT) -pthread
-KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-log \
+KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT) -pthread \
+                -DRS_KEA_HOOKS_VERSION=$(KEA_HOOKS_VERSION)
+KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -l$(KEA_DHCP_LIB) -lkea-hooks -lkea-log \
             -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions -pthread
 
 # The core: src/core, and the parts with rooms of their own (src/spool). No Kea include.
@@ -46,7 +52,7 @@ KEA_OBJ  := $(KEA_SRC:src/%.cc=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libruncore.a
 
 .PHONY: all core install uninstall install-doc uninstall-doc deb clean test check test-unit test-sanitize test-valgrind \
-        test-e2e test-tsan test-fuzz test-starved demo bench deps docs docs-check format format-check
+        test-e2e test-e2e-roots test-tsan test-fuzz test-starved demo bench deps docs docs-check format format-check
 
 all: $(LIBRARY) $(SPOOL_TOOL)
 
@@ -143,9 +149,21 @@ check:
 	$(MAKE) test-tsan
 	$(MAKE) test-fuzz
 	$(MAKE) test-e2e
+	$(MAKE) test-e2e-roots
 
 test-e2e: $(LIBRARY) $(SPOOL_TOOL)
-	$(PYTHON) -m pytest -q tests/e2e
+	RUNSCRIPT_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The same lab against the other Kea releases users run, each in a Debian root of its own
+# (tools/kea-root: made from Debian's archive on first use, then kept): Debian 12 has Kea 2.2.0,
+# 13 (trixie) 2.6.3, forky 3.0.4. The host's own release is tested by test-e2e.
+HOST_SUITE := $(shell . /etc/os-release 2>/dev/null && echo $$VERSION_CODENAME)
+KEA_ROOTS  ?= $(filter-out $(HOST_SUITE),bookworm trixie forky)
+
+test-e2e-roots:
+	set -e; for suite in $(KEA_ROOTS); do \
+	    echo "== the e2e lab against the Kea of Debian $$suite"; \
+	    tools/kea-root exec $$suite $(MAKE) BUILD=$(BUILD)/$$suite test-e2e; done
 
 # The whole suite on a starved machine, to show that no test depends on this machine's speed:
 # first with every process on one core, then with two CPU-bound processes competing throughout.

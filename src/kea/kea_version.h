@@ -1,32 +1,63 @@
-// Everything that depends on the Kea release lives here, so a port to a newer Kea touches one
-// file. Built and tested against Kea 2.2 (Debian 12); the notes say what later releases change.
+// Everything that depends on the Kea release lives here, so the rest of the adapter reads as if
+// there were one Kea. Built and tested against Kea 2.2.0 (Debian 12), 2.6.3 (Debian 13) and 3.0.4
+// (Debian forky). A build is for one release: Kea refuses a library whose version() differs.
 
 #ifndef KEA_HOOK_RUNSCRIPT_KEA_VERSION_H
 #define KEA_HOOK_RUNSCRIPT_KEA_VERSION_H
 
+#include <hooks/callout_handle.h>
 #include <hooks/hooks.h>
+#include <util/optional.h>
 
-#include <boost/any.hpp>
 #include <boost/shared_ptr.hpp>
+
+#include <string>
+
+// KEA_HOOKS_VERSION is a const int, which #if cannot read: the Makefile passes the same number.
+#ifndef RS_KEA_HOOKS_VERSION
+#error "RS_KEA_HOOKS_VERSION must be defined (the Makefile reads it from hooks/hooks.h)"
+#endif
 
 namespace runscript
 {
 
-// Kea 2.7.5 / 3.0 pass subnet4/subnet6 as ConstSubnet4Ptr/ConstSubnet6Ptr, earlier releases as
-// Subnet4Ptr/Subnet6Ptr; getArgument() needs the exact type, so try the one this Kea uses
-// first and the other one second. Either way we only read the subnet.
+static_assert(RS_KEA_HOOKS_VERSION == KEA_HOOKS_VERSION,
+              "RS_KEA_HOOKS_VERSION differs from the KEA_HOOKS_VERSION of the headers in use");
+
+// Kea 2.7.5 passes subnet4/subnet6 as ConstSubnet4Ptr/ConstSubnet6Ptr, earlier releases as
+// Subnet4Ptr/Subnet6Ptr; getArgument() needs the exact type. Either way we only read the subnet.
 template <class Subnet>
 boost::shared_ptr<const Subnet> subnet_argument(isc::hooks::CalloutHandle &handle, const char *name)
 {
-    try {
-        boost::shared_ptr<Subnet> subnet;
-        handle.getArgument(name, subnet);
-        return subnet;
-    } catch (const boost::bad_any_cast &) {
-        boost::shared_ptr<const Subnet> subnet;
-        handle.getArgument(name, subnet);
-        return subnet;
-    }
+#if RS_KEA_HOOKS_VERSION >= 20705
+    boost::shared_ptr<const Subnet> subnet;
+#else
+    boost::shared_ptr<Subnet> subnet;
+#endif
+    handle.getArgument(name, subnet);
+    return subnet;
+}
+
+// Arguments that appeared after 2.2. Asking Kea for one it does not pass throws, and an exception
+// per packet is what this table saves.
+struct KeaPasses {
+    // pkt4_send/pkt6_send carry the selected subnet (2.5.6).
+    static constexpr bool subnet_at_send = RS_KEA_HOOKS_VERSION >= 20506;
+    // leases4_committed/leases6_committed and lease4_offer carry the response (2.7.7).
+    static constexpr bool response_at_commit = RS_KEA_HOOKS_VERSION >= 20707;
+};
+
+// The Kea release as the number the core's hook table is written in: 2.6.3 is 20603.
+constexpr int kea_release = RS_KEA_HOOKS_VERSION;
+
+// CfgMgr::getDataDir() returns an Optional<std::string> before 2.6.3, a std::string after.
+inline std::string text_of(const std::string &text)
+{
+    return text;
+}
+inline std::string text_of(const isc::util::Optional<std::string> &text)
+{
+    return text.get();
 }
 
 } // namespace runscript

@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "extract.h"
+#include "kea_version.h"
 #include "logger.h"
 #include "replay.h"
 
@@ -191,7 +192,7 @@ int load(LibraryHandle &handle)
         char err[512];
         // Static: the engine keeps pointers to these until the next load.
         static std::string data_dir;
-        data_dir = isc::dhcp::CfgMgr::instance().getDataDir().get();
+        data_dir = runscript::text_of(isc::dhcp::CfgMgr::instance().getDataDir());
         const bool dhcp4 = isc::hooks::ServerHooks::getServerHooks().findIndex("pkt4_receive") >= 0;
         const rs_engine_env env = {data_dir.empty() ? nullptr : data_dir.c_str(),
                                    dhcp4 ? "dhcp4" : "dhcp6"};

@@ -22,8 +22,9 @@ from lab import Lab, pace, sweep_stale  # noqa: E402  (needs the path above)
 from lab.netns import PREFIX  # noqa: E402
 from lab.wait import time_limit as _time_limit  # noqa: E402
 
-# Our hook, once the Makefile has built it.
-HOOK_SO = REPO / "build" / "kea-hook-runscript.so"
+# Our hook, once the Makefile has built it: in build/, or where the Makefile's BUILD says (one
+# build per Kea release, see tools/kea-root).
+HOOK_SO = REPO / os.environ.get("RUNSCRIPT_BUILD", "build") / "kea-hook-runscript.so"
 # Longest a test may take on a fast machine, set-up and teardown included;
 # tests that wait for leases to expire can ask for more with
 # @pytest.mark.time_limit(s). Scaled to this machine.
