@@ -22,8 +22,11 @@ SBINDIR    ?= $(PREFIX)/sbin
 KEA_HOOKS_VERSION := $(shell sed -n 's/.*KEA_HOOKS_VERSION = \([0-9]*\).*/\1/p' \
                        $(KEA_INCLUDE)/hooks/hooks.h 2>/dev/null)
 KEA_VERSION := $(shell sed -n 's/^\#define VERSION "\(.*\)"/\1/p' $(KEA_INCLUDE)/config.h 2>/dev/null)
-# Kea 3.0 renamed libkea-dhcp++ to libkea-dhcp.
-KEA_DHCP_LIB := $(if $(shell test "0$(KEA_HOOKS_VERSION)" -ge 30000 && echo new),kea-dhcp,kea-dhcp++)
+KEA_3 := $(shell test "0$(KEA_HOOKS_VERSION)" -ge 30000 && echo yes)
+# Kea 3.0 renamed libkea-dhcp++ to libkea-dhcp, and its headers (dhcpsrv/cfgmgr.h, through
+# asiolink/crypto_tls.h) pull in Boost.Asio's TLS code, which calls OpenSSL.
+KEA_DHCP_LIB := $(if $(KEA_3),kea-dhcp,kea-dhcp++)
+KEA_TLS_LIBS := $(if $(KEA_3),-lssl -lcrypto)
 # Debian 12's kea-dev 2.2 lacks dhcpsrv/cfg_globals.h; our declaration stands in for it, and only
 # there: -idirafter is searched last, and a Kea other than 2.2 without the header is an error.
 ifeq ($(wildcard $(KEA_INCLUDE)/dhcpsrv/cfg_globals.h),)
@@ -41,7 +44,7 @@ CORE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -iquote src $(WARNINGS) -Wstrict-pro
 KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT) -pthread \
                 -DRS_KEA_HOOKS_VERSION=$(KEA_HOOKS_VERSION)
 KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -l$(KEA_DHCP_LIB) -lkea-hooks -lkea-log \
-            -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions -pthread
+            -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions $(KEA_TLS_LIBS) -pthread
 
 # The core: src/core, and the parts with rooms of their own (src/spool). No Kea include.
 CORE_SRC := $(wildcard src/core/*.c src/spool/*.c)

@@ -79,7 +79,8 @@ static const struct field subnet_fields[] = {
 static const struct field lease4_fields[] = {
     F(struct rs_lease4, address, "_ADDRESS", false, "IPv4", "leased address"),
     F(struct rs_lease4, type, "_TYPE", false, "string", "always V4"),
-    F(struct rs_lease4, state, "_STATE", false, "string", "default, declined or expired-reclaimed"),
+    F(struct rs_lease4, state, "_STATE", false, "string",
+      "default, declined, expired-reclaimed; Kea 3.0 adds released"),
     F(struct rs_lease4, is_expired, "_IS_EXPIRED", false, "bool", "whether the lease expired"),
     F(struct rs_lease4, hwaddr, "_HWADDR", false, "string", "client MAC address"),
     F(struct rs_lease4, hostname, "_HOSTNAME", false, "string", "client hostname, raw"),
@@ -103,7 +104,8 @@ static const struct field lease6_fields[] = {
     F(struct rs_lease6, client_duid, "_CLIENT_DUID", false, "string", "client DUID, colon hex"),
     F(struct rs_lease6, hwaddr, "_HWADDR", false, "string", "client MAC address"),
     F(struct rs_lease6, hostname, "_HOSTNAME", false, "string", "client hostname, raw"),
-    F(struct rs_lease6, state, "_STATE", false, "string", "default, declined or expired-reclaimed"),
+    F(struct rs_lease6, state, "_STATE", false, "string",
+      "default, declined, expired-reclaimed; Kea 3.0 adds released, registered"),
     F(struct rs_lease6, is_expired, "_IS_EXPIRED", false, "bool", "whether the lease expired"),
     F(struct rs_lease6, client_last_transmission, "_CLIENT_LAST_TRANSMISSION", false, "int",
       "Unix time of the client's last message"),
@@ -216,6 +218,11 @@ void rs_event_add_lease6(struct rs_event *ev, const struct rs_lease6 *lease)
 void rs_event_add_fake_allocation(struct rs_event *ev, bool fake)
 {
     add_var(ev, "KEA_FAKE_ALLOCATION", fake ? "1" : "0");
+}
+
+void rs_event_add_offer_lifetime(struct rs_event *ev, const char *seconds)
+{
+    add_var(ev, "KEA_OFFER_LIFETIME", seconds);
 }
 
 void rs_event_add_remove_lease(struct rs_event *ev, bool remove)
@@ -449,6 +456,10 @@ void rs_block_docs(unsigned block, void (*fn)(void *ctx, const struct rs_var_doc
     case RS_BLOCK_REMOVE_LEASE:
         doc_one(&d, "KEA_REMOVE_LEASE", "bool", false,
                 "whether Kea deletes the lease rather than keep it as expired-reclaimed");
+        break;
+    case RS_BLOCK_OFFER_LIFETIME:
+        doc_one(&d, "KEA_OFFER_LIFETIME", "int", false,
+                "seconds Kea holds the offered address for the client (0: not held)");
         break;
     }
 }

@@ -104,6 +104,7 @@ void rs_event_add_lease4(struct rs_event *ev, const struct rs_lease4 *lease);
 void rs_event_add_lease6(struct rs_event *ev, const struct rs_lease6 *lease);
 void rs_event_add_fake_allocation(struct rs_event *ev, bool fake);
 void rs_event_add_remove_lease(struct rs_event *ev, bool remove);
+void rs_event_add_offer_lifetime(struct rs_event *ev, const char *seconds);
 
 /* KEA_QUERY6_RELAY_HOPS and, per hop, KEA_QUERY6_RELAY<i>_*; relays[0] nearest the client. */
 void rs_event_add_relays6(struct rs_event *ev, const struct rs_relay6 *relays, size_t count);
@@ -134,9 +135,10 @@ char **rs_event_envp_isc(const struct rs_event *ev, const struct strvec *extra,
                          const unsigned short *codes, size_t nr_codes);
 
 /*
- * ISC's libdhcp_run_script (Kea 2.2) variables, for "variables": "isc". Same conventions as the
- * structs above (text, NULL = empty), except that ISC always emits every variable of a block,
- * empty when Kea has no value, and only its option variables are ever left out.
+ * ISC's libdhcp_run_script variables (Kea 2.2, plus what 3.0 added), for "variables": "isc". Same
+ * conventions as the structs above (text, NULL = empty), except that ISC always emits every
+ * variable of a block, empty when Kea has no value, and only its option variables are ever left
+ * out.
  */
 struct rs_isc_pkt4 {
     const char *type, *txid, *local_addr, *local_port, *remote_addr, *remote_port;
@@ -151,6 +153,8 @@ struct rs_isc_pkt6 {
     const char *type, *txid, *local_addr, *local_port, *remote_addr, *remote_port;
     const char *iface_index, *iface_name, *remote_hwaddr, *remote_hwaddr_type, *proto;
     const char *client_id;
+    /* Kea 3.0: the relay's interface-id, remote-id and subscriber-id options, if present. */
+    const char *option_18, *option_37, *option_38;
 };
 
 struct rs_isc_lease4 {
@@ -190,6 +194,7 @@ enum rs_isc_block {
     RS_ISC_REMOVE_LEASE = 1u << 7,
     RS_ISC_LEASES4 = 1u << 8,
     RS_ISC_LEASES6 = 1u << 9,
+    RS_ISC_ADDR6_REGISTER = 1u << 10, /* ADDRESS6, OLD_LEASE6_* if any, NEW_LEASE6_* */
 };
 
 unsigned rs_isc_blocks(enum rs_hook hook);
@@ -202,6 +207,10 @@ void rs_event_add_isc_lease4(struct rs_event *ev, const struct rs_isc_lease4 *le
 void rs_event_add_isc_lease6(struct rs_event *ev, const struct rs_isc_lease6 *lease);
 void rs_event_add_isc_ia(struct rs_event *ev, const struct rs_isc_ia *ia);
 void rs_event_add_isc_remove_lease(struct rs_event *ev, bool remove);
+/* addr6_register: ADDRESS6, then OLD_LEASE6_* (only when `old_lease`), then NEW_LEASE6_*. */
+void rs_event_add_isc_registration(struct rs_event *ev, const char *address,
+                                   const struct rs_isc_lease6 *old_lease,
+                                   const struct rs_isc_lease6 *new_lease);
 void rs_event_add_isc_lease_count(struct rs_event *ev, int family, enum rs_lease_list list,
                                   size_t count);
 void rs_event_add_isc_listed_lease4(struct rs_event *ev, enum rs_lease_list list, size_t index,

@@ -1,8 +1,9 @@
 /*
- * The variables of ISC's libdhcp_run_script as Kea 2.2 passes them ("variables": "isc"), so that
- * its users can move to this library and keep their scripts: same names (no KEA_ prefix), same
- * formats (true/false booleans, LEASES4_SIZE / LEASES4_AT<i>_*), same hook points. Sourced from
- * ISC's run_script.cc at Kea-2.2.0 and checked against Debian's binary by the end-to-end tests.
+ * The variables of ISC's libdhcp_run_script ("variables": "isc") as the same Kea release passes
+ * them, so that its users can move to this library and keep their scripts: same names (no KEA_
+ * prefix), same formats (true/false booleans, LEASES4_SIZE / LEASES4_AT<i>_*), same hook points.
+ * Sourced from ISC's run_script.cc at Kea-2.2.0, 2.6.3 and 3.0.4 (3.0 added QUERY6_OPTION_18/37/38
+ * and addr6_register) and checked against Debian's binary of each by the end-to-end tests.
  */
 #include "event.h"
 #include "fields.h"
@@ -52,6 +53,11 @@ static const struct field query6_fields[] = {
     F(struct rs_isc_pkt6, remote_hwaddr_type, "_REMOTE_HWADDR_TYPE", false, "int", "its type"),
     F(struct rs_isc_pkt6, proto, "_PROTO", false, "string", "UDP or TCP"),
     F(struct rs_isc_pkt6, client_id, "_CLIENT_ID", false, "string", "client DUID, colon hex"),
+    F(struct rs_isc_pkt6, option_18, "_OPTION_18", true, "hex",
+      "Kea 3.0: the relay's interface-id nearest the client, 0x-hex"),
+    F(struct rs_isc_pkt6, option_37, "_OPTION_37", true, "hex", "Kea 3.0: the relay's remote-id"),
+    F(struct rs_isc_pkt6, option_38, "_OPTION_38", true, "hex",
+      "Kea 3.0: the relay's subscriber-id"),
 };
 
 static const struct field subnet4_fields[] = {
@@ -136,6 +142,8 @@ unsigned rs_isc_blocks(enum rs_hook hook)
     case RS_HOOK_LEASE6_RELEASE:
     case RS_HOOK_LEASE6_DECLINE:
         return RS_ISC_QUERY6 | RS_ISC_LEASE6;
+    case RS_HOOK_ADDR6_REGISTER:
+        return RS_ISC_QUERY6 | RS_ISC_ADDR6_REGISTER;
     default:
         return 0;
     }
@@ -187,6 +195,16 @@ void rs_event_add_isc_ia(struct rs_event *ev, const struct rs_isc_ia *value)
 void rs_event_add_isc_remove_lease(struct rs_event *ev, bool remove)
 {
     rs_fields_add_var(ev, isc_env(ev), "REMOVE_LEASE", remove ? "true" : "false");
+}
+
+void rs_event_add_isc_registration(struct rs_event *ev, const char *address,
+                                   const struct rs_isc_lease6 *old_lease,
+                                   const struct rs_isc_lease6 *new_lease)
+{
+    rs_fields_add_var(ev, isc_env(ev), "ADDRESS6", address);
+    if (old_lease)
+        rs_fields_add(ev, isc_env(ev), "OLD_LEASE6", &lease6, NULL, old_lease);
+    rs_fields_add(ev, isc_env(ev), "NEW_LEASE6", &lease6, NULL, new_lease);
 }
 
 static const char *isc_list_prefix(int family, enum rs_lease_list list)
@@ -243,6 +261,12 @@ void rs_isc_docs(enum rs_hook hook, void (*fn)(void *ctx, const struct rs_var_do
     if (blocks & RS_ISC_REMOVE_LEASE) {
         struct rs_var_doc doc = {"REMOVE_LEASE", "bool", false, "true or false"};
         fn(ctx, &doc);
+    }
+    if (blocks & RS_ISC_ADDR6_REGISTER) {
+        struct rs_var_doc doc = {"ADDRESS6", "IPv6", false, "the address registered"};
+        fn(ctx, &doc);
+        rs_fields_doc(fn, ctx, "OLD_LEASE6", &lease6, NULL);
+        rs_fields_doc(fn, ctx, "NEW_LEASE6", &lease6, NULL);
     }
     for (int family = 4; family <= 6; family += 2) {
         if (!(blocks & (family == 4 ? RS_ISC_LEASES4 : RS_ISC_LEASES6)))

@@ -278,12 +278,20 @@ void add_requested_options(Texts &texts, rs_event &event, int family, const PktP
     }
 }
 
+// lease4_offer passes a list, as leases4_committed does, with the offered lease or nothing (a
+// lease reused as it was).
+Lease4Ptr offered_lease(CalloutHandle &handle)
+{
+    const Lease4CollectionPtr leases = argument<Lease4CollectionPtr>(handle, "leases4");
+    return leases && !leases->empty() ? leases->front() : Lease4Ptr();
+}
+
 } // namespace
 
 void extract_event(CalloutHandle &handle, const OptionCodes &options, rs_event &event)
 {
     Texts texts;
-    const unsigned blocks = rs_hook_describe(event.hook)->blocks;
+    const unsigned blocks = rs_hook_blocks(event.hook, kea_release);
     // In the order the original listed them, which scripts that print their environment see.
     if (blocks & RS_BLOCK_QUERY4) {
         Pkt4Ptr query = argument<Pkt4Ptr>(handle, "query4");
@@ -321,11 +329,18 @@ void extract_event(CalloutHandle &handle, const OptionCodes &options, rs_event &
     if (blocks & RS_BLOCK_FAKE_ALLOCATION)
         rs_event_add_fake_allocation(&event, argument<bool>(handle, "fake_allocation"));
     if (blocks & RS_BLOCK_LEASE4) {
-        rs_lease4 vars = lease4_vars(texts, argument<Lease4Ptr>(handle, "lease4"));
+        rs_lease4 vars = lease4_vars(texts, event.hook == RS_HOOK_LEASE4_OFFER
+                                                ? offered_lease(handle)
+                                                : argument<Lease4Ptr>(handle, "lease4"));
         rs_event_add_lease4(&event, &vars);
     }
+    if (blocks & RS_BLOCK_OFFER_LIFETIME)
+        rs_event_add_offer_lifetime(&event,
+                                    texts.number(argument<uint32_t>(handle, "offer_lifetime")));
     if (blocks & RS_BLOCK_LEASE6) {
-        rs_lease6 vars = lease6_vars(texts, argument<Lease6Ptr>(handle, "lease6"));
+        // addr6_register passes the registration it would store as "new_lease6".
+        const char *name = event.hook == RS_HOOK_ADDR6_REGISTER ? "new_lease6" : "lease6";
+        rs_lease6 vars = lease6_vars(texts, argument<Lease6Ptr>(handle, name));
         rs_event_add_lease6(&event, &vars);
     }
     if (blocks & RS_BLOCK_REMOVE_LEASE)

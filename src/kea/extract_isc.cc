@@ -9,6 +9,7 @@
 #include "kea_version.h"
 
 #include <dhcp/dhcp4.h>
+#include <dhcp/dhcp6.h>
 #include <dhcp/option6_ia.h>
 #include <dhcp/pkt4.h>
 #include <dhcp/pkt6.h>
@@ -98,6 +99,14 @@ rs_isc_pkt6 query6_vars(Texts &texts, const Pkt6Ptr &pkt)
     vars.proto = pkt->getProto() == Pkt6::TCP ? "TCP" : "UDP";
     DuidPtr duid = pkt->getClientId();
     vars.client_id = duid ? texts.colon_hex(duid->getDuid()) : "";
+    if (isc_reports_relay_options) {
+        auto relay_option = [&](uint16_t code) {
+            return option_hex(texts, pkt->getAnyRelayOption(code, Pkt6::RELAY_SEARCH_FROM_CLIENT));
+        };
+        vars.option_18 = relay_option(D6O_INTERFACE_ID);
+        vars.option_37 = relay_option(D6O_REMOTE_ID);
+        vars.option_38 = relay_option(D6O_SUBSCRIBER_ID);
+    }
     return vars;
 }
 
@@ -204,6 +213,15 @@ void extract_isc_event(CalloutHandle &handle, rs_event &event)
     }
     if (blocks & RS_ISC_REMOVE_LEASE)
         rs_event_add_isc_remove_lease(&event, argument<bool>(handle, "remove_lease"));
+    if (blocks & RS_ISC_ADDR6_REGISTER) {
+        const Lease6Ptr old_lease = argument<Lease6Ptr>(handle, "old_lease6");
+        rs_isc_lease6 old_vars = lease6_vars(texts, old_lease);
+        rs_isc_lease6 new_vars = lease6_vars(texts, argument<Lease6Ptr>(handle, "new_lease6"));
+        isc::asiolink::IOAddress address = isc::asiolink::IOAddress::IPV6_ZERO_ADDRESS();
+        handle.getArgument("address6", address);
+        rs_event_add_isc_registration(&event, texts.keep(address.toText()),
+                                      old_lease ? &old_vars : nullptr, &new_vars);
+    }
     if (blocks & RS_ISC_LEASES4)
         add_committed_leases<4>(texts, event, handle, lease4_vars, rs_event_add_isc_lease_count,
                                 rs_event_add_isc_listed_lease4);

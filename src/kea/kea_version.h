@@ -38,17 +38,13 @@ boost::shared_ptr<const Subnet> subnet_argument(isc::hooks::CalloutHandle &handl
     return subnet;
 }
 
-// Arguments that appeared after 2.2. Asking Kea for one it does not pass throws, and an exception
-// per packet is what this table saves.
-struct KeaPasses {
-    // pkt4_send/pkt6_send carry the selected subnet (2.5.6).
-    static constexpr bool subnet_at_send = RS_KEA_HOOKS_VERSION >= 20506;
-    // leases4_committed/leases6_committed and lease4_offer carry the response (2.7.7).
-    static constexpr bool response_at_commit = RS_KEA_HOOKS_VERSION >= 20707;
-};
-
-// The Kea release as the number the core's hook table is written in: 2.6.3 is 20603.
+// The Kea release as the number the core's hook table is written in (2.6.3 is 20603): the table
+// says which hook points and arguments each release has (rs_hook_blocks()).
 constexpr int kea_release = RS_KEA_HOOKS_VERSION;
+
+// ISC's run_script of this release reports the relay options 18, 37 and 38 of a DHCPv6 query
+// (since 2.7.0, so 3.0 among the releases users run).
+constexpr bool isc_reports_relay_options = RS_KEA_HOOKS_VERSION >= 20700;
 
 // CfgMgr::getDataDir() returns an Optional<std::string> before 2.6.3, a std::string after.
 inline std::string text_of(const std::string &text)

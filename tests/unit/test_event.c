@@ -2,6 +2,7 @@
 #include "queue.h"
 #include "testutil.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,18 +652,23 @@ static bool add_block(struct rs_event *ev, unsigned block, const char *value)
     case RS_BLOCK_REMOVE_LEASE:
         rs_event_add_remove_lease(ev, false);
         return true;
+    case RS_BLOCK_OFFER_LIFETIME:
+        rs_event_add_offer_lifetime(ev, "0");
+        return true;
     default:
         return false;
     }
 }
 
-/* Builds the event of `hook` with every field set to `value`; collects the docs of its blocks. */
+/* Builds the event of `hook`, as the newest Kea passes it, with every field set to `value`;
+ * collects the docs of its blocks. */
 static char **build_hook_event(int hook, const char *value, struct rs_event *ev, struct names *docs)
 {
     const struct rs_hook_info *info = rs_hook_describe((enum rs_hook)hook);
+    const unsigned blocks = rs_hook_blocks((enum rs_hook)hook, INT_MAX);
     rs_event_init(ev, (enum rs_hook)hook);
     for (unsigned bit = 1; bit; bit <<= 1) {
-        if (!(info->blocks & bit))
+        if (!(blocks & bit))
             continue;
         bool known = add_block(ev, bit, value);
         if (!known)
@@ -757,6 +763,27 @@ static void test_docs_optional_flags(void **state)
     assert_int_equal(none.nr, 0);
 }
 
+static void test_blocks_follow_the_kea_release(void **state)
+{
+    (void)state;
+    /* pkt4_send carries the subnet from Kea 2.6 on, leases4_committed the response from 3.0. */
+    assert_false(rs_hook_blocks(RS_HOOK_PKT4_SEND, 20200) & RS_BLOCK_SUBNET4);
+    assert_true(rs_hook_blocks(RS_HOOK_PKT4_SEND, 20603) & RS_BLOCK_SUBNET4);
+    assert_true(rs_hook_blocks(RS_HOOK_PKT4_SEND, 20603) & RS_BLOCK_RESPONSE4);
+    assert_false(rs_hook_blocks(RS_HOOK_LEASES6_COMMITTED, 20603) & RS_BLOCK_RESPONSE6);
+    assert_true(rs_hook_blocks(RS_HOOK_LEASES6_COMMITTED, 30004) & RS_BLOCK_RESPONSE6);
+    assert_int_equal(rs_hook_block_since(RS_HOOK_PKT6_SEND, RS_BLOCK_SUBNET6), 20600);
+    assert_int_equal(rs_hook_block_since(RS_HOOK_PKT6_SEND, RS_BLOCK_QUERY6), 0);
+    assert_int_equal(rs_hook_block_since(RS_HOOK_PKT6_SEND, RS_BLOCK_LEASE6), -1);
+    assert_int_equal(rs_hook_describe(RS_HOOK_LEASE4_OFFER)->since, 20600);
+    assert_int_equal(rs_hook_describe(RS_HOOK_ADDR6_REGISTER)->since, 30000);
+    assert_int_equal(rs_hook_describe(RS_HOOK_LEASE4_SELECT)->since, 0);
+    /* Hook points new since the original are never run by default. */
+    for (int hook = 0; hook < RS_HOOK_COUNT; hook++)
+        if (rs_hook_describe((enum rs_hook)hook)->since)
+            assert_false(rs_hook_default_set() & RS_HOOK_BIT(hook));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_envp_merges_extra_and_options),
         cmocka_unit_test(test_docs_match_events),
         cmocka_unit_test(test_docs_optional_flags),
+        cmocka_unit_test(test_blocks_follow_the_kea_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
