@@ -6,6 +6,7 @@
 #include "core/event.h"
 #include "core/hooks.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 struct block_name {
@@ -29,7 +30,18 @@ static const struct block_name block_names[] = {
      "every lease of the transaction (NA and PD mixed), indexed from 0"},
     {RS_BLOCK_FAKE_ALLOCATION, "KEA_FAKE_ALLOCATION", "DISCOVER/SOLICIT (1) or REQUEST (0)"},
     {RS_BLOCK_REMOVE_LEASE, "KEA_REMOVE_LEASE", "lease deleted (1) or kept as reclaimed (0)"},
+    {RS_BLOCK_OFFER_LIFETIME, "KEA_OFFER_LIFETIME", "how long the offered address is held"},
 };
+
+/* " (Kea 2.6+)" for a release number such as 20600; nothing for 0 (every release). */
+static const char *since_text(int since)
+{
+    static char text[32];
+    if (since <= 0)
+        return "";
+    snprintf(text, sizeof(text), " (Kea %d.%d+)", since / 10000, since / 100 % 100);
+    return text;
+}
 
 #define NR_BLOCKS (sizeof(block_names) / sizeof(block_names[0]))
 
@@ -48,11 +60,13 @@ static void print_family(int family)
         const struct rs_hook_info *info = rs_hook_describe(hook);
         if (info->family != family)
             continue;
-        printf("| `%s` |", info->name);
+        printf("| `%s`%s |", info->name, since_text(info->since));
         const char *sep = " ";
         for (size_t b = 0; b < NR_BLOCKS; b++) {
-            if (info->blocks & block_names[b].block) {
-                printf("%s`%s`", sep, block_names[b].title);
+            int since = rs_hook_block_since(hook, block_names[b].block);
+            if (since >= 0) {
+                printf("%s`%s`%s", sep, block_names[b].title,
+                       since > info->since ? since_text(since) : "");
                 sep = ", ";
             }
         }
@@ -63,7 +77,7 @@ static void print_family(int family)
         unsigned used = 0;
         for (int hook = 0; hook < RS_HOOK_COUNT; hook++)
             if (rs_hook_describe(hook)->family == family)
-                used |= rs_hook_describe(hook)->blocks;
+                used |= rs_hook_blocks(hook, INT_MAX);
         if (!(used & block_names[b].block))
             continue;
         printf("`%s`: %s\n\n| variable | type | meaning |\n|---|---|---|\n", block_names[b].title,
@@ -84,14 +98,17 @@ static void print_isc_name(void *ctx, const struct rs_var_doc *doc)
 static void print_isc(void)
 {
     printf("#### With `\"variables\": \"isc\"`\n\n"
-           "The names and formats of ISC's `libdhcp_run_script` in Kea 2.2 (no `KEA_` prefix, "
-           "`true`/`false` booleans), at the hook points it has, plus `PATH`:\n\n"
+           "The names and formats of ISC's `libdhcp_run_script` of the same Kea release (no "
+           "`KEA_` prefix, `true`/`false` booleans), at the hook points it has, plus `PATH`. "
+           "Kea 3.0's adds `QUERY6_OPTION_18`/`_37`/`_38` (a relay's interface-id, remote-id "
+           "and subscriber-id, when present) and `addr6_register`:\n\n"
            "| hook point | variables |\n|---|---|\n");
     for (int hook = 0; hook < RS_HOOK_COUNT; hook++) {
         if (!rs_isc_blocks(hook))
             continue;
         const char *sep = " ";
-        printf("| `%s` |", rs_hook_describe(hook)->name);
+        printf("| `%s`%s |", rs_hook_describe(hook)->name,
+               since_text(rs_hook_describe(hook)->since));
         rs_isc_docs(hook, print_isc_name, &sep);
         printf(" |\n");
     }
