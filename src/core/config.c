@@ -2,6 +2,7 @@
 #include "event.h"
 #include "frame.h"
 #include "json.h"
+#include "script_trust.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,7 +15,8 @@
 struct ctx {
     char *err;
     size_t err_size;
-    const char *where; /* "" at the top level, "scripts[2]." inside the list */
+    const char *where;       /* "" at the top level, "scripts[2]." inside the list */
+    const char *scripts_dir; /* the only directory scripts may be in; NULL: any */
 };
 
 static int config_error(struct ctx *ctx, const char *fmt, ...)
@@ -46,18 +48,9 @@ static int expect_text(struct ctx *ctx, const char *key, const struct json *valu
     return rc;
 }
 
-/* The script must exist and be executable now: better a refused configuration than a DHCP
- * server that logs an exec failure for every packet. */
-static int parse_path(struct ctx *ctx, const char *key, const struct json *value,
-                      struct rs_script_config *out)
+static int check_runnable(struct ctx *ctx, const char *key, const char *path)
 {
     struct stat st;
-    int rc = expect_text(ctx, key, value);
-    if (rc)
-        return rc;
-    const char *path = value->string;
-    if (!*path)
-        return config_error(ctx, "parameter '%s%s' is empty", ctx->where, key);
     if (stat(path, &st) < 0)
         return config_error(ctx, "parameter '%s%s': %s: %s", ctx->where, key, path,
                             strerror(errno));
@@ -66,11 +59,32 @@ static int parse_path(struct ctx *ctx, const char *key, const struct json *value
                             path);
     if (!(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) || access(path, X_OK) < 0)
         return config_error(ctx, "parameter '%s%s': %s is not executable", ctx->where, key, path);
-    char *copy = strdup(path);
-    if (!copy)
-        return config_error(ctx, "out of memory");
+    return 0;
+}
+
+/* The script must exist and be executable now: better a refused configuration than a DHCP
+ * server that logs an exec failure for every packet. And it must be one that only root or Kea's
+ * user could have put there (src/core/script_trust.h). */
+static int parse_path(struct ctx *ctx, const char *key, const struct json *value,
+                      struct rs_script_config *out)
+{
+    int rc = expect_text(ctx, key, value);
+    if (rc)
+        return rc;
+    if (!*value->string)
+        return config_error(ctx, "parameter '%s%s' is empty", ctx->where, key);
+    char *path = NULL, why[512];
+    if (rs_script_place(value->string, ctx->scripts_dir, &path, why, sizeof(why)) < 0)
+        return config_error(ctx, "parameter '%s%s': %s", ctx->where, key, why);
+    rc = check_runnable(ctx, key, path);
+    if (!rc && rs_script_trusted(path, why, sizeof(why)) < 0)
+        rc = config_error(ctx, "parameter '%s%s': %s", ctx->where, key, why);
+    if (rc) {
+        free(path);
+        return rc;
+    }
     free(out->path);
-    out->path = copy;
+    out->path = path;
     return 0;
 }
 
@@ -578,7 +592,13 @@ static int parse_scripts(struct ctx *ctx, const struct json *list,
 
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size)
 {
-    struct ctx ctx = {err, err_size, ""};
+    return rs_config_parse_within(json, NULL, config, err, err_size);
+}
+
+int rs_config_parse_within(const char *json, const char *scripts_dir, struct rs_config *config,
+                           char *err, size_t err_size)
+{
+    struct ctx ctx = {err, err_size, "", scripts_dir};
     struct rs_script_config defaults = {.wait = true,
                                         .hooks = rs_hook_default_set(),
                                         .queue_limit = RS_DEFAULT_QUEUE_LIMIT,

@@ -93,6 +93,10 @@ struct rs_config {
  */
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size);
 
+/* The same, for a Kea that runs scripts from `scripts_dir` only (Kea 3.0; NULL: from anywhere). */
+int rs_config_parse_within(const char *json, const char *scripts_dir, struct rs_config *config,
+                           char *err, size_t err_size);
+
 void rs_config_release(struct rs_config *config);
 
 const char *rs_on_failure_name(enum rs_on_failure on_failure);

@@ -188,7 +188,7 @@ int rs_engine_new(const char *params_json, const struct rs_engine_env *env,
     engine->env = *env;
     if (!engine->env.daemon)
         engine->env.daemon = "kea";
-    int rc = rs_config_parse(params_json, &engine->config, err, err_size);
+    int rc = rs_config_parse_within(params_json, env->scripts_dir, &engine->config, err, err_size);
     if (rc)
         goto free_engine;
     rc = rs_supervisor_start(&engine->supervisor, log);

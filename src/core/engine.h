@@ -28,8 +28,10 @@ struct rs_engine;
 
 /* What the engine knows of the Kea it runs in. */
 struct rs_engine_env {
-    const char *data_dir; /* Kea's data directory: the default "spool-dir"; NULL: unknown */
-    const char *daemon;   /* "dhcp4" or "dhcp6": keeps the two servers' spools apart */
+    const char *data_dir;    /* Kea's data directory: the default "spool-dir"; NULL: unknown */
+    const char *daemon;      /* "dhcp4" or "dhcp6": keeps the two servers' spools apart */
+    const char *scripts_dir; /* Kea 3.0's scripts directory, the only one scripts may be in;
+                              * NULL: scripts may be anywhere (Kea 2.x, or Kea started with -X) */
 };
 
 /*

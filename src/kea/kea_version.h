@@ -8,6 +8,10 @@
 #include <hooks/callout_handle.h>
 #include <hooks/hooks.h>
 #include <util/optional.h>
+#if RS_KEA_HOOKS_VERSION >= 30000
+#include <hooks/hooks_parser.h>
+#include <util/filesystem.h>
+#endif
 
 #include <boost/shared_ptr.hpp>
 
@@ -54,6 +58,17 @@ inline std::string text_of(const std::string &text)
 inline std::string text_of(const isc::util::Optional<std::string> &text)
 {
     return text.get();
+}
+
+// The only directory hook scripts may be in: from Kea 3.0, Kea's scripts directory (or the one
+// KEA_HOOK_SCRIPTS_PATH names), unless Kea was started with -X. Empty: anywhere.
+inline std::string hook_scripts_dir()
+{
+#if RS_KEA_HOOKS_VERSION >= 30000
+    if (isc::util::file::PathChecker::shouldEnforceSecurity())
+        return isc::hooks::HookLibraryScriptsChecker::getHookScriptsPath();
+#endif
+    return std::string();
 }
 
 } // namespace runscript

@@ -11,7 +11,7 @@
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
 UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay \
-               spool event_record
+               spool event_record script_trust
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
 TSAN_DIR    := $(BUILD)/unit-tsan
