@@ -89,9 +89,15 @@ install: $(LIBRARY) $(SPOOL_TOOL) install-doc
 	install -d $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
 	install -m 0755 $(SPOOL_TOOL) $(DESTDIR)$(SBINDIR)/kea-runscript-spool
+	install -D -m 0644 packaging/apparmor/kea-hook-runscript \
+	    $(DESTDIR)/etc/apparmor.d/abstractions/kea-hook-runscript
+	@echo "installed $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so, built for Kea $(KEA_VERSION):"
+	@echo "  Kea loads hook libraries from $(HOOKSDIR) (or \$$KEA_HOOKS_PATH) only,"
+	@echo "  and only those built for its own release."
 
 uninstall: uninstall-doc
-	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so $(DESTDIR)$(SBINDIR)/kea-runscript-spool
+	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so $(DESTDIR)$(SBINDIR)/kea-runscript-spool \
+	    $(DESTDIR)/etc/apparmor.d/abstractions/kea-hook-runscript
 
 # The man page, the docs and the examples, where the Debian package puts them.
 MANDIR ?= $(PREFIX)/share/man

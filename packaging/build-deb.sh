@@ -7,11 +7,12 @@
 #   -l  the built library (default build/kea-hook-runscript.so)
 #   -o  where the .deb goes (default build); its path is printed on the last line
 #
-# Environment: DEB_VERSION (default: packaging/VERSION, Debian revision 1), DEB_MAINTAINER,
+# Environment: DEB_VERSION (default: packaging/VERSION, Debian revision 1, +kea<release>),
+# DEB_MAINTAINER,
 # KEA_INCLUDE (default /usr/include/kea: the Kea headers the library was built against).
 #
 # The package installs the library into Kea's hooks directory, kea-runscript-spool into
-# /usr/sbin, the examples under
+# /usr/sbin, an AppArmor abstraction (off until included), the examples under
 # /usr/share/doc/kea-hook-runscript/examples, the docs and the man page. A hook library must
 # match Kea's release exactly, so Depends pins the Kea upstream release it was built against:
 # kea-common (>= 2.2.0), kea-common (<< 2.2.1~), any Debian revision of 2.2.0.
@@ -45,18 +46,20 @@ for tool in dpkg-deb dpkg-architecture dpkg-shlibdeps; do
     command -v "$tool" >/dev/null || die "$tool not found (apt install dpkg-dev)"
 done
 
-package="kea-hook-runscript"
-version=${DEB_VERSION:-$(cat "$here/VERSION")-1}
-maintainer=${DEB_MAINTAINER:-kea-hook-runscript developers <kea-hook-runscript@localhost>}
-arch=$(dpkg-architecture -qDEB_HOST_ARCH)
-multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-hooksdir=usr/lib/$multiarch/kea/hooks
-
 # The Kea release the library was built against: its headers say.
 kea_include=${KEA_INCLUDE:-/usr/include/kea}
 kea=$(sed -n 's/^#define VERSION "\([0-9.]*\)".*/\1/p' "$kea_include/config.h" 2>/dev/null || true)
 [ -n "$kea" ] || die "cannot read Kea's version from $kea_include/config.h (apt install kea-dev)"
 kea_next=$(echo "$kea" | awk -F. -v OFS=. '{ $NF = $NF + 1; print }')
+
+package="kea-hook-runscript"
+# One package per Kea release: the release is part of the version, so packages built for
+# different releases do not overwrite each other in a repository.
+version=${DEB_VERSION:-$(cat "$here/VERSION")-1+kea$kea}
+maintainer=${DEB_MAINTAINER:-kea-hook-runscript developers <kea-hook-runscript@localhost>}
+arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+hooksdir=usr/lib/$multiarch/kea/hooks
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -78,6 +81,8 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/u
         install -D -m "$mode" "$top/examples/$file" "$doc/examples/$file"
     done
 install -m 0644 "$top/README.md" "$top/docs/faq.md" "$top/docs/migration.md" "$doc/"
+# Off until the site includes it from /etc/apparmor.d/local/ (see the file and the FAQ).
+install -D -m 0644 "$here/apparmor/kea-hook-runscript" "$root/etc/apparmor.d/abstractions/kea-hook-runscript"
 gzip -9n -c "$top/man/kea-hook-runscript.7" >"$root/usr/share/man/man7/kea-hook-runscript.7.gz"
 chmod 0644 "$root/usr/share/man/man7/kea-hook-runscript.7.gz"
 
@@ -98,13 +103,14 @@ printf '%s (%s) unstable; urgency=medium\n\n  * Built from the source tree for K
 chmod 0644 "$doc/copyright" "$doc/changelog.Debian.gz"
 
 # Shared-library dependencies as dpkg-shlibdeps finds them (kea-common's shlibs give
-# "kea-common (>= 2.2.0)"), then the upper bound that pins the release.
+# "kea-common (>= 2.2.0)" on Debian 12, "(= 2.6.3-1+deb13u1)" on 13), made the range of the
+# upstream release: any Debian revision of it has the same hook API.
 mkdir -p "$stage/debian"
 printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$package" "$package" >"$stage/debian/control"
 shlibs=$(cd "$stage" && dpkg-shlibdeps -O "-e$root/$hooksdir/kea-hook-runscript.so" 2>/dev/null |
     sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || die "dpkg-shlibdeps found no dependencies"
-depends=$(echo "$shlibs" | sed "s/kea-common (>= [^)]*)/kea-common (>= $kea), kea-common (<< $kea_next~)/")
+depends=$(echo "$shlibs" | sed "s/kea-common ([^)]*)/kea-common (>= $kea), kea-common (<< $kea_next~)/")
 case "$depends" in
 *"kea-common (<<"*) ;;
 *) depends="$depends, kea-common (>= $kea), kea-common (<< $kea_next~)" ;;
@@ -133,9 +139,10 @@ Description: Kea DHCP hook library running scripts at hook points
  libdhcp_run_script ("variables": "isc"). Built for Kea $kea: Kea loads only
  hook libraries built for its exact release.
 EOF
-(cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | sort |
+(cd "$root" && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -print | sed 's|^\./||' | sort |
     xargs md5sum) >"$root/DEBIAN/md5sums"
-chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
+echo /etc/apparmor.d/abstractions/kea-hook-runscript >"$root/DEBIAN/conffiles"
+chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums" "$root/DEBIAN/conffiles"
 
 mkdir -p "$outdir"
 deb=$outdir/${package}_${version}_${arch}.deb
