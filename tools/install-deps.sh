@@ -1,11 +1,19 @@
 #!/bin/sh
-# Installs, from Debian 12's archive, what building, testing and the demo need. Idempotent.
+# Installs, from the host's Debian archive (Debian 12 or 13, or forky), what building, testing
+# and the demo need. Idempotent.
 set -eu
 packages="build-essential kea-dev libboost-dev kea-dhcp4-server kea-dhcp6-server
-kea-admin isc-dhcp-client python3-scapy python3-pytest libcmocka-dev valgrind clang-format
-clang libclang-rt-14-dev
+kea-admin python3-scapy python3-pytest libcmocka-dev valgrind clang-format
+clang libclang-rt-dev
 iproute2 procps
-nftables bind9 bind9-dnsutils iputils-ping shellcheck dpkg-dev man-db groff-base"
+nftables bind9 bind9-dnsutils iputils-ping shellcheck dpkg-dev man-db groff-base
+mmdebstrap"
+# ISC's dhclient is gone after Debian 13: the lab then uses dhcpcd. Kea 3.0's headers include
+# OpenSSL's, which its kea-dev does not pull in.
+case "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" in
+bookworm | trixie) packages="$packages isc-dhcp-client" ;;
+*) packages="$packages dhcpcd-base libssl-dev libpcap-dev" ;;
+esac
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
