@@ -15,8 +15,8 @@
 struct ctx {
     char *err;
     size_t err_size;
-    const char *where;       /* "" at the top level, "scripts[2]." inside the list */
-    const char *scripts_dir; /* the only directory scripts may be in; NULL: any */
+    const char *where; /* "" at the top level, "scripts[2]." inside the list */
+    const struct rs_config_kea *kea;
 };
 
 static int config_error(struct ctx *ctx, const char *fmt, ...)
@@ -74,7 +74,7 @@ static int parse_path(struct ctx *ctx, const char *key, const struct json *value
     if (!*value->string)
         return config_error(ctx, "parameter '%s%s' is empty", ctx->where, key);
     char *path = NULL, why[512];
-    if (rs_script_place(value->string, ctx->scripts_dir, &path, why, sizeof(why)) < 0)
+    if (rs_script_place(value->string, ctx->kea->scripts_dir, &path, why, sizeof(why)) < 0)
         return config_error(ctx, "parameter '%s%s': %s", ctx->where, key, why);
     rc = check_runnable(ctx, key, path);
     if (!rc && rs_script_trusted(path, why, sizeof(why)) < 0)
@@ -505,6 +505,28 @@ static int check_isc(struct ctx *ctx, struct rs_script_config *script)
     return 0;
 }
 
+/* A hook point listed in "hooks" that this Kea does not have would never run: refused. One that
+ * only a default set brings (ISC's addr6_register) is left out. */
+static int check_release(struct ctx *ctx, struct rs_script_config *script)
+{
+    const int release = ctx->kea->release;
+    for (int hook = 0; release && hook < RS_HOOK_COUNT; hook++) {
+        const struct rs_hook_info *info = rs_hook_describe(hook);
+        if (!(script->hooks & RS_HOOK_BIT(hook)) || info->since <= release)
+            continue;
+        if (!script->hooks_set) {
+            script->hooks &= ~RS_HOOK_BIT(hook);
+            continue;
+        }
+        return config_error(ctx,
+                            "parameter '%shooks': %s came with Kea %d.%d, and this Kea is "
+                            "%d.%d.%d",
+                            ctx->where, info->name, info->since / 10000, info->since / 100 % 100,
+                            release / 10000, release / 100 % 100, release % 100);
+    }
+    return 0;
+}
+
 /* Refuses what would silently do nothing: a failure action Kea ignores at a chosen hook point,
  * or one that needs an answer Kea does not wait for. */
 static int check_script(struct ctx *ctx, struct rs_script_config *script)
@@ -520,6 +542,9 @@ static int check_script(struct ctx *ctx, struct rs_script_config *script)
         if (rc)
             return rc;
     }
+    int rc = check_release(ctx, script);
+    if (rc)
+        return rc;
     if (script->wait && script->queue_keys_set)
         return config_error(ctx,
                             "parameter '%s%s' applies to scripts with \"wait\": false "
@@ -592,13 +617,14 @@ static int parse_scripts(struct ctx *ctx, const struct json *list,
 
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size)
 {
-    return rs_config_parse_within(json, NULL, config, err, err_size);
+    static const struct rs_config_kea any_kea = {NULL, 0};
+    return rs_config_parse_for(json, &any_kea, config, err, err_size);
 }
 
-int rs_config_parse_within(const char *json, const char *scripts_dir, struct rs_config *config,
-                           char *err, size_t err_size)
+int rs_config_parse_for(const char *json, const struct rs_config_kea *kea, struct rs_config *config,
+                        char *err, size_t err_size)
 {
-    struct ctx ctx = {err, err_size, "", scripts_dir};
+    struct ctx ctx = {err, err_size, "", kea};
     struct rs_script_config defaults = {.wait = true,
                                         .hooks = rs_hook_default_set(),
                                         .queue_limit = RS_DEFAULT_QUEUE_LIMIT,

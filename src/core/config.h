@@ -93,9 +93,15 @@ struct rs_config {
  */
 int rs_config_parse(const char *json, struct rs_config *config, char *err, size_t err_size);
 
-/* The same, for a Kea that runs scripts from `scripts_dir` only (Kea 3.0; NULL: from anywhere). */
-int rs_config_parse_within(const char *json, const char *scripts_dir, struct rs_config *config,
-                           char *err, size_t err_size);
+/* What a configuration is checked against: the Kea it is for. */
+struct rs_config_kea {
+    const char *scripts_dir; /* the only directory scripts may be in (Kea 3.0); NULL: any */
+    int release;             /* 2.6.3 is 20603: hook points it lacks are refused; 0: unknown */
+};
+
+/* rs_config_parse() for that Kea. */
+int rs_config_parse_for(const char *json, const struct rs_config_kea *kea, struct rs_config *config,
+                        char *err, size_t err_size);
 
 void rs_config_release(struct rs_config *config);
 

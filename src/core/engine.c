@@ -188,7 +188,8 @@ int rs_engine_new(const char *params_json, const struct rs_engine_env *env,
     engine->env = *env;
     if (!engine->env.daemon)
         engine->env.daemon = "kea";
-    int rc = rs_config_parse_within(params_json, env->scripts_dir, &engine->config, err, err_size);
+    const struct rs_config_kea kea = {env->scripts_dir, env->kea_release};
+    int rc = rs_config_parse_for(params_json, &kea, &engine->config, err, err_size);
     if (rc)
         goto free_engine;
     rc = rs_supervisor_start(&engine->supervisor, log);

@@ -32,6 +32,7 @@ struct rs_engine_env {
     const char *daemon;      /* "dhcp4" or "dhcp6": keeps the two servers' spools apart */
     const char *scripts_dir; /* Kea 3.0's scripts directory, the only one scripts may be in;
                               * NULL: scripts may be anywhere (Kea 2.x, or Kea started with -X) */
+    int kea_release;         /* 2.6.3 is 20603; 0: unknown */
 };
 
 /*

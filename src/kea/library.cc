@@ -195,9 +195,9 @@ int load(LibraryHandle &handle)
         data_dir = runscript::text_of(isc::dhcp::CfgMgr::instance().getDataDir());
         scripts_dir = runscript::hook_scripts_dir();
         const bool dhcp4 = isc::hooks::ServerHooks::getServerHooks().findIndex("pkt4_receive") >= 0;
-        const rs_engine_env env = {data_dir.empty() ? nullptr : data_dir.c_str(),
-                                   dhcp4 ? "dhcp4" : "dhcp6",
-                                   scripts_dir.empty() ? nullptr : scripts_dir.c_str()};
+        const rs_engine_env env = {
+            data_dir.empty() ? nullptr : data_dir.c_str(), dhcp4 ? "dhcp4" : "dhcp6",
+            scripts_dir.empty() ? nullptr : scripts_dir.c_str(), runscript::kea_release};
         if (rs_engine_new(json.c_str(), &env, runscript::kea_logger(), &engine, err, sizeof(err)) !=
             0)
             return fail_load(std::string("configuration refused: ") + err);

@@ -15,7 +15,7 @@ struct fixture {
 };
 
 /* Kea's data directory as the engine sees it: the test's own, so that no spool outlives it. */
-static struct rs_engine_env kea_env = {NULL, "dhcp4", NULL};
+static struct rs_engine_env kea_env = {NULL, "dhcp4", NULL, 0};
 
 static int setup(void **state)
 {

@@ -119,7 +119,7 @@ static struct rs_engine *engine_new(struct fixture *f, const char *settings, boo
                          f->script, f->out, slow ? ", \"SLEEP\": \"0.1\"" : "", settings) > 0);
     char err[512] = "";
     struct rs_engine *engine = NULL;
-    struct rs_engine_env env = {f->dir, "dhcp4", NULL};
+    struct rs_engine_env env = {f->dir, "dhcp4", NULL, 0};
     int rc = rs_engine_new(json, &env, &f->rec.logger, &engine, err, sizeof(err));
     if (rc)
         print_message("rs_engine_new(%s): %s\n", json, err);

@@ -187,16 +187,41 @@ static void test_the_configuration_names_the_parameter(void **state)
     rs_config_release(&config);
 
     /* Kea 3.0: only from its scripts directory; a bare name is a script there. */
-    assert_int_equal(
-        rs_config_parse_within(json, "/usr/share/kea/scripts", &config, err, sizeof(err)), -EINVAL);
+    const struct rs_config_kea kea3 = {"/usr/share/kea/scripts", 30004};
+    assert_int_equal(rs_config_parse_for(json, &kea3, &config, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "parameter 'scripts[0].script'"));
     assert_non_null(strstr(err, "Kea's scripts directory /usr/share/kea/scripts"));
-    assert_int_equal(rs_config_parse_within(json, dir->path, &config, err, sizeof(err)), 0);
+    const struct rs_config_kea here = {dir->path, 30004};
+    assert_int_equal(rs_config_parse_for(json, &here, &config, err, sizeof(err)), 0);
     rs_config_release(&config);
     assert_int_equal(
-        rs_config_parse_within("{\"script\": \"hook.sh\"}", dir->path, &config, err, sizeof(err)),
-        0);
+        rs_config_parse_for("{\"script\": \"hook.sh\"}", &here, &config, err, sizeof(err)), 0);
     assert_string_equal(config.scripts[0].path, script);
+    rs_config_release(&config);
+    free(script);
+}
+
+static void test_hook_points_this_kea_lacks(void **state)
+{
+    struct dir *dir = *state;
+    char *script = write_file(dir->path, "hook.sh", script_text, 0755);
+    char json[1024], err[512];
+    struct rs_config config;
+    const struct rs_config_kea kea22 = {NULL, 20200}, kea26 = {NULL, 20603}, kea30 = {NULL, 30004};
+    snprintf(json, sizeof(json), "{\"script\": \"%s\", \"hooks\": [\"lease4_offer\"]}", script);
+    assert_int_equal(rs_config_parse_for(json, &kea22, &config, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "parameter 'hooks': lease4_offer came with Kea 2.6"));
+    assert_non_null(strstr(err, "2.2.0"));
+    assert_int_equal(rs_config_parse_for(json, &kea26, &config, err, sizeof(err)), 0);
+    rs_config_release(&config);
+    /* ISC's default set has addr6_register where Kea has it, and is not refused where not. */
+    snprintf(json, sizeof(json), "{\"script\": \"%s\", \"variables\": \"isc\"}", script);
+    assert_int_equal(rs_config_parse_for(json, &kea26, &config, err, sizeof(err)), 0);
+    assert_false(config.scripts[0].hooks & RS_HOOK_BIT(RS_HOOK_ADDR6_REGISTER));
+    assert_true(config.scripts[0].hooks & RS_HOOK_BIT(RS_HOOK_LEASE6_RENEW));
+    rs_config_release(&config);
+    assert_int_equal(rs_config_parse_for(json, &kea30, &config, err, sizeof(err)), 0);
+    assert_true(config.scripts[0].hooks & RS_HOOK_BIT(RS_HOOK_ADDR6_REGISTER));
     rs_config_release(&config);
     free(script);
 }
@@ -215,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_scripts_directory_placement),
         cmocka_unit_test_setup_teardown(test_the_configuration_names_the_parameter, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hook_points_this_kea_lacks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
