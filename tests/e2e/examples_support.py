@@ -25,14 +25,19 @@ def fragment(example, family):
 
 
 def install_scripts(lab, example):
-    """Copy the example's files to <workdir>/etc-kea/ (its /etc/kea), keeping their modes;
-    return that directory."""
-    target = Path(lab.workdir) / "etc-kea"
-    target.mkdir(exist_ok=True)
+    """Install the example's files, keeping their modes, as an operator would: its scripts (the
+    executable files) in the lab's scripts directory, which stands for Kea's (Kea 3.0 lets a hook
+    library run scripts from that one directory only), the others in <workdir>/etc-kea/ (its
+    /etc/kea). Return {file name: installed path}."""
+    etc = Path(lab.workdir) / "etc-kea"
+    etc.mkdir(exist_ok=True)
+    installed = {}
     for path in (EXAMPLES / example).iterdir():
         if path.is_file():
-            shutil.copy2(path, target / path.name)
-    return target
+            target = Path(lab.scripts_dir if os.access(path, os.X_OK) else etc) / path.name
+            shutil.copy2(path, target)
+            installed[path.name] = target
+    return installed
 
 
 def _substitute(value, mapping):
@@ -49,13 +54,12 @@ def example_config(lab, hook_so, example, family=4, env=None, parameters=None, *
     """The lab's kea-dhcp<family> configuration with the example's fragment merged in.
 
     The fragment's library path becomes `hook_so`, /etc/kea/<file> the installed copy of the
-    example's file, eth1 the lab's server interface; `env` is merged into (and `parameters`
+    example's file (install_scripts()), eth1 the lab's server interface; `env` is merged into (and `parameters`
     over) the parameters of the example's hooks-libraries entry. Top-level keys of the
     fragment (option-data, subnet4, ...) replace the lab's."""
-    etc = install_scripts(lab, example)
     mapping = {INSTALLED_LIBRARY: str(hook_so), "eth1": SERVER_IFACE}
-    for path in etc.iterdir():
-        mapping[f"/etc/kea/{path.name}"] = str(path)
+    for name, path in install_scripts(lab, example).items():
+        mapping[f"/etc/kea/{name}"] = str(path)
     frag = _substitute(fragment(example, family), mapping)
     (entry,) = frag["hooks-libraries"]
     entry["parameters"].setdefault("env", {}).update(env or {})

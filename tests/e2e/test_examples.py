@@ -175,7 +175,8 @@ def test_ipv4_routes_as_kea_user(hook_so, net_admin, monkeypatch):
         pytest.skip("no _kea user (Debian's kea-common creates it)")
     workdir = tempfile.mkdtemp(prefix="kealab-kea-user-")
     try:
-        os.chmod(workdir, 0o755)
+        # _kea's own, and no more open than Kea 3.0 allows its control socket's directory.
+        os.chmod(workdir, 0o750)
         os.chown(workdir, kea_user.pw_uid, kea_user.pw_gid)
         caps = "+net_bind_service,+net_raw" + (",+net_admin" if net_admin else "")
         wrapper = os.path.join(workdir, "kea-dhcp4-as-kea")
@@ -235,10 +236,9 @@ def test_ipv6_pd_routes(lab, hook_so):
 # --- nftables ---------------------------------------------------------------------------------
 
 def _load_table(lab):
-    etc = install_scripts(lab, "nftables")
-    ruleset = (etc / "kea.nft").read_text().replace('"eth1"', '"veth-s"')
-    (etc / "kea.nft").write_text(ruleset)
-    nft(lab.net.server, "-f", str(etc / "kea.nft"))
+    ruleset_file = install_scripts(lab, "nftables")["kea.nft"]
+    ruleset_file.write_text(ruleset_file.read_text().replace('"eth1"', '"veth-s"'))
+    nft(lab.net.server, "-f", str(ruleset_file))
 
 
 def _elements(lab, name):

@@ -4,6 +4,16 @@ Everything Kea writes (config, leases, log, pid and lock files, control
 socket) lives in the lab's work directory, so runs never see each other or
 the host's Kea. Configs are plain dicts: config4()/config6() build the lab
 defaults, the caller adjusts them, KeaServer starts from the result.
+
+Kea 2.4.2, 2.6.3 and 3.0 on accept those files only in directories of their
+own (CVE-2025-32801): hook libraries in their hooks directory, logs, leases
+and control sockets in /var/log/kea, /var/lib/kea and /var/run/kea, and (3.0,
+enforced by ISC's run_script and by ours) hook scripts in /usr/share/kea/
+scripts, unless the environment names others. KeaServer names the work
+directory for all but the control socket (in `<workdir>/control/`) and the
+libraries, which it reaches through symlinks in `<workdir>/hooks/`
+(kea_directories(), in_hooks_dir()); older Kea ignores those variables and
+loads the same files.
 """
 
 import copy
@@ -32,6 +42,18 @@ POOL6 = "2001:db8:1::100 - 2001:db8:1::ffff"
 PD_PREFIX6, PD_PREFIX_LEN6, PD_DELEGATED_LEN6 = "2001:db8:8000::", 48, 56
 
 
+def release():
+    """The installed Kea's release, as a tuple of ints: (2, 6, 3). Some of what Kea does or prints
+    changed between releases, and the tests say so where it matters."""
+    if not _RELEASE:
+        out = subprocess.run([KEA_BIN[4], "-v"], capture_output=True, text=True, check=True).stdout
+        _RELEASE.append(tuple(int(part) for part in re.match(r"\s*(\d+)\.(\d+)\.(\d+)", out).groups()))
+    return _RELEASE[0]
+
+
+_RELEASE = []
+
+
 def hook(library, **parameters):
     """One `hooks-libraries` entry."""
     entry = {"library": str(library)}
@@ -51,7 +73,9 @@ def _common(version, workdir, *, valid_lifetime, persist, multi_threading, hooks
             "persist": persist,
             "lfc-interval": 0,
         },
-        "control-socket": {"socket-type": "unix", "socket-name": os.path.join(workdir, f"kea{version}.sock")},
+        # A directory of its own, which KeaServer gives the mode Kea 2.6.3 insists on.
+        "control-socket": {"socket-type": "unix",
+                           "socket-name": os.path.join(workdir, "control", f"kea{version}.sock")},
         "valid-lifetime": valid_lifetime,
         "decline-probation-period": 3,
         # Reclaim every second so that lease*_expire / lease*_recover fire
@@ -172,6 +196,48 @@ def with_spool_dir(config, directory):
     return config
 
 
+# The mode Kea 2.6.3 requires of its control socket's directory, exactly (3.0: no more than it).
+CONTROL_SOCKET_DIR_MODE = 0o750
+
+
+def kea_directories(workdir, hooks_dir, socket_dir):
+    """The environment naming the directories Kea may use in place of its own: the hooks
+    directory `hooks_dir`, the control socket's `socket_dir`, and `workdir` for the rest
+    (scripts, log, leases). Kea compares a configured file's parent directory with these as
+    strings, so they are exactly the directories the lab's configs and scripts use."""
+    return {"KEA_HOOKS_PATH": hooks_dir, "KEA_HOOK_SCRIPTS_PATH": workdir, "KEA_LOG_FILE_DIR": workdir,
+            "KEA_DHCP_DATA_DIR": workdir, "KEA_CONTROL_SOCKET_DIR": socket_dir}
+
+
+def in_hooks_dir(config, hooks_dir):
+    """A copy of `config` in which every hook library given by an absolute path outside
+    `hooks_dir` is loaded through a symlink to it in `hooks_dir`, named as the library (with a
+    number in front if two libraries of this config share a name). The library loaded is the
+    same file, wherever it is; Kea only checks the path's directory."""
+    config = copy.deepcopy(config)
+    os.makedirs(hooks_dir, exist_ok=True)
+    names = {}  # link name -> target, for this config
+    for server in config.values():
+        for library in server.get("hooks-libraries", []):
+            target = library.get("library")
+            if not isinstance(target, str) or not os.path.isabs(target) or os.path.dirname(target) == hooks_dir:
+                continue
+            name = os.path.basename(target)
+            number = 1
+            while names.get(name, target) != target:
+                number += 1
+                name = f"{number}-{os.path.basename(target)}"
+            names[name] = target
+            link = os.path.join(hooks_dir, name)
+            if os.path.islink(link) and os.readlink(link) == target:
+                pass
+            else:
+                os.symlink(target, link + ".new")
+                os.replace(link + ".new", link)
+            library["library"] = link
+    return config
+
+
 class KeaError(RuntimeError):
     """Kea did not start, or answered a command with an error. `log` holds
     what this Kea instance logged (for a start that failed: why)."""
@@ -186,7 +252,7 @@ class KeaServer:
 
     Use as a context manager or call stop(); Network.close() kills it anyway.
     `env` adds variables to Kea's own environment (which is otherwise only
-    PATH and the pid/lock file directories)."""
+    PATH and the directories of its files, see kea_directories())."""
 
     def __init__(self, netns, workdir, config, start_timeout=15, env=None):
         self.version = 4 if "Dhcp4" in config else 6
@@ -198,13 +264,20 @@ class KeaServer:
         self.log_path = config[f"Dhcp{self.version}"]["loggers"][0]["output_options"][0]["output"]
         self.output_path = os.path.join(self.workdir, f"{name}.out")
         self.socket_path = config[f"Dhcp{self.version}"]["control-socket"]["socket-name"]
+        self.hooks_dir = os.path.join(self.workdir, "hooks")
+        socket_dir = os.path.dirname(self.socket_path)
+        os.makedirs(socket_dir, exist_ok=True)
+        os.chmod(socket_dir, CONTROL_SOCKET_DIR_MODE)
+        owner = os.stat(self.workdir)  # whoever Kea runs as owns the work directory (root, or _kea)
+        os.chown(socket_dir, owner.st_uid, owner.st_gid)
         self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                    "KEA_PIDFILE_DIR": self.workdir, "KEA_LOCKFILE_DIR": self.workdir, **(env or {})}
+                    "KEA_PIDFILE_DIR": self.workdir, "KEA_LOCKFILE_DIR": self.workdir,
+                    **kea_directories(self.workdir, self.hooks_dir, socket_dir), **(env or {})}
         self._start(start_timeout)
 
     def _write_config(self):
         with open(self.config_path, "w") as f:
-            json.dump(with_spool_dir(self.config, self.workdir), f, indent=2)
+            json.dump(in_hooks_dir(with_spool_dir(self.config, self.workdir), self.hooks_dir), f, indent=2)
 
     def _start(self, timeout):
         self._write_config()

@@ -53,17 +53,26 @@ class Lab:
         seconds, scaled). `env` adds variables to Kea's own environment."""
         return self._own(kea.KeaServer(self.net.server, self.workdir, config, start_timeout=timeout, env=env))
 
+    @property
+    def scripts_dir(self):
+        """Where the lab's hook scripts live: the work directory, which every Kea the lab
+        starts takes as its scripts directory (kea.KeaServer), so that Kea 3.0 lets a hook
+        library run them."""
+        return self.workdir
+
     def script(self, name, body, interpreter="/bin/sh"):
         """An executable script `<workdir>/<name>` running `body`; returns its path."""
-        path = os.path.join(self.workdir, name)
+        path = os.path.join(self.scripts_dir, name)
         with open(path, "w") as f:
             f.write(f"#!{interpreter}\n{body.rstrip()}\n")
         os.chmod(path, 0o755)
         return path
 
     def recorder(self, name="recorder", tail="exit 0"):
-        """A new Recorder in `<workdir>/<name>/`."""
-        return Recorder(os.path.join(self.workdir, name), tail=tail)
+        """A new Recorder: its records in `<workdir>/<name>/`, its script `<name>.sh` in the
+        scripts directory."""
+        return Recorder(os.path.join(self.workdir, name), tail=tail,
+                        script=os.path.join(self.scripts_dir, f"{name}.sh"))
 
     def dhcp4(self, timeout=None):
         """A scapy DHCPv4 client (and relay) on veth-c. It waits for each

@@ -42,14 +42,17 @@ class Call:
 
 
 class Recorder:
-    """Creates `<directory>/recorder.sh` and reads what it recorded under
-    `<directory>/calls/`. `tail` is shell code run after recording (e.g.
-    "/bin/sleep 2" or "exit 3") to make a slow or failing script."""
+    """Creates the script `script` (default `<directory>/recorder.sh`) and
+    reads what it recorded under `<directory>/calls/`. `tail` is shell code
+    run after recording (e.g. "/bin/sleep 2" or "exit 3") to make a slow or
+    failing script. Kea 3.0 runs hook scripts only from one directory (its
+    scripts directory, see kea.py), so the lab gives each recorder a script
+    path there."""
 
-    def __init__(self, directory, tail="exit 0"):
+    def __init__(self, directory, tail="exit 0", script=None):
         self.dir = os.path.join(str(directory), "calls")
         os.makedirs(self.dir, exist_ok=True)
-        self.script = os.path.join(str(directory), "recorder.sh")
+        self.script = str(script) if script else os.path.join(str(directory), "recorder.sh")
         with open(self.script, "w") as f:
             f.write(_SCRIPT.format(out=shlex.quote(self.dir), tail=tail))
         os.chmod(self.script, 0o755)
