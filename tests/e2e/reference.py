@@ -15,6 +15,8 @@ import ipaddress
 import re
 from pathlib import Path
 
+from lab import kea
+
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -102,60 +104,91 @@ DHCP6_MESSAGES = ("SOLICIT", "ADVERTISE", "REQUEST", "CONFIRM", "RENEW", "REPLY"
                   "DHCPV4_QUERY", "DHCPV4_RESPONSE")
 LEASE_STATES = ("default", "declined", "expired-reclaimed")
 
-# (variable name, what it must look like, check), first match wins. Lease
-# arrays of leases*_committed (KEA_LEASES4_AT0_ADDRESS ...) are checked as
-# the single-lease variable of the same field (KEA_LEASE4_ADDRESS).
-_PKT = r"KEA_(QUERY|RESPONSE)"
-_RULES = [
-    (r"PATH", "the fixed PATH", _one_of(PATH)),
-    (r"KEA_(FAKE_ALLOCATION|REMOVE_LEASE)|KEA_\w+_(RELAYED|IS_EXPIRED)", "0 or 1", _one_of("0", "1")),
-    (rf"{_PKT}4_TYPE", "a DHCPv4 message name", _one_of(*DHCP4_MESSAGES)),
-    (rf"{_PKT}6_TYPE", "a DHCPv6 message name", _one_of(*DHCP6_MESSAGES)),
-    (r"KEA_LEASE4_TYPE", "V4", _one_of("V4")),
-    (r"KEA_LEASE6_TYPE", "IA_NA, IA_TA or IA_PD", _one_of("IA_NA", "IA_TA", "IA_PD")),
-    (r"KEA_LEASE[46]_STATE", "a lease state", _one_of(*LEASE_STATES)),
-    (rf"{_PKT}4_(CI|SI|YI|GI)ADDR|{_PKT}4_REQUESTED_ADDRESS|KEA_LEASE4_ADDRESS|KEA_SUBNET4_PREFIX",
-     "an IPv4 address", _ipv4),
-    (rf"{_PKT}6_(LOCAL|REMOTE)_ADDRESS|{_PKT}6_RELAY\d+_(LINK|PEER)_ADDRESS|KEA_LEASE6_ADDRESS|KEA_SUBNET6_PREFIX",
-     "an IPv6 address (RFC 5952 text)", _ipv6),
-    (r"KEA_SUBNET4", "an IPv4 prefix/length", _network(ipaddress.IPv4Network)),
-    (r"KEA_SUBNET6|KEA_LEASE6_DELEGATED_PREFIX", "an IPv6 prefix/length", _network(ipaddress.IPv6Network)),
-    (rf"{_PKT}[46]_HWADDR|KEA_LEASE[46]_HWADDR|{_PKT}4_CLIENT_ID|KEA_LEASE4_CLIENT_ID|{_PKT}6_DUID"
-     r"|KEA_LEASE6_CLIENT_DUID", "lower-case colon hex", _COLON_HEX),
-    (rf"{_PKT}4_RAI\w*|{_PKT}6_RELAY\d+_(INTERFACE_ID|REMOTE_ID|SUBSCRIBER_ID)|KEA_QUERY4_OPTION(?!60$)\d+"
-     r"|KEA_QUERY6_OPTION\d+", "0x + upper-case hex", _HEX0X),
-    (rf"{_PKT}[46]_(HWADDR_TYPE|HWADDR_SOURCE|IFINDEX|RELAY_HOPS|LOCAL_PORT|REMOTE_PORT|TRANSACTION_ID)"
-     rf"|{_PKT}6_RELAY\d+_HOP_COUNT|KEA_SUBNET[46]_PREFIXLEN|KEA_LEASE6_DELEGATED_PREFIXLEN"
-     r"|KEA_LEASE[46]_(CLIENT_LAST_TRANSMISSION|VALID_LIFETIME|PREFERRED_LIFETIME|IAID|SUBNET_ID)"
-     r"|KEA_(DELETED_)?LEASES[46]_COUNT", "a decimal integer", _INT),
-    (rf"{_PKT}[46]_INTERFACE", "an interface name", _regex(r"[A-Za-z0-9_.:@-]{1,15}")),
-    (rf"{_PKT}6_LABEL", "Kea's packet label",
-     _regex(r"duid=\[([0-9a-f]{2}(:[0-9a-f]{2})*|no info)\], tid=0x[0-9a-f]+")),
-    (rf"{_PKT}6_DEBUG", "Kea's packet dump", _regex(r"localAddr=\[.*")),
-    (r"KEA_LEASE4_DEBUG", "Kea's lease dump", _regex(r"Address:\s+\S+.*")),
-    (r"KEA_LEASE6_DEBUG", "Kea's lease dump", _regex(r"Type:\s+IA_(NA|TA|PD)\(\d\).*")),
-    (rf"{_PKT}4_(OPTION60|HOSTNAME|FQDN)|KEA_LEASE[46]_HOSTNAME", "raw bytes", _ANY),
-]
-_RULES = [(re.compile(name), what, check) for name, what, check in _RULES]
+# The Kea the recordings were made with.
+RECORDED_WITH = (2, 2, 0)
+
+
+def pkt6_label(duid, xid):
+    """Kea's label of a DHCPv6 packet from the client with DUID `duid` (colon hex), transaction
+    `xid`: what Pkt6::getLabel() makes (it never knows the hardware address). Kea 2.5.4 added
+    the hardware address, or "[no hwaddr info]", after the DUID."""
+    if kea.release() >= (2, 5, 4):
+        return f"duid=[{duid}], [no hwaddr info], tid={xid:#x}"
+    return f"duid=[{duid}], tid={xid:#x}"
+
+
+# The DUID Kea gives a declined DHCPv6 lease (DUID::EMPTY()): one zero byte, three from 2.3.8.
+DECLINED_DUID = "00:00:00" if kea.release() >= (2, 3, 8) else "00"
+
+
+def _rules(release):
+    """(variable name, what it must look like, check), first match wins, for the values Kea
+    `release` makes. Lease arrays of leases*_committed (KEA_LEASES4_AT0_ADDRESS ...) are checked
+    as the single-lease variable of the same field (KEA_LEASE4_ADDRESS)."""
+    # Kea 2.5.4 changed its DHCPv6 packet label (see pkt6_label()) and the start of its packet
+    # dump ("local_address=" for "localAddr=").
+    since_2_5_4 = release >= (2, 5, 4)
+    pkt = r"KEA_(QUERY|RESPONSE)"
+    rules = [
+        (r"PATH", "the fixed PATH", _one_of(PATH)),
+        (r"KEA_(FAKE_ALLOCATION|REMOVE_LEASE)|KEA_\w+_(RELAYED|IS_EXPIRED)", "0 or 1", _one_of("0", "1")),
+        (rf"{pkt}4_TYPE", "a DHCPv4 message name", _one_of(*DHCP4_MESSAGES)),
+        (rf"{pkt}6_TYPE", "a DHCPv6 message name", _one_of(*DHCP6_MESSAGES)),
+        (r"KEA_LEASE4_TYPE", "V4", _one_of("V4")),
+        (r"KEA_LEASE6_TYPE", "IA_NA, IA_TA or IA_PD", _one_of("IA_NA", "IA_TA", "IA_PD")),
+        (r"KEA_LEASE[46]_STATE", "a lease state", _one_of(*LEASE_STATES)),
+        (rf"{pkt}4_(CI|SI|YI|GI)ADDR|{pkt}4_REQUESTED_ADDRESS|KEA_LEASE4_ADDRESS|KEA_SUBNET4_PREFIX",
+         "an IPv4 address", _ipv4),
+        (rf"{pkt}6_(LOCAL|REMOTE)_ADDRESS|{pkt}6_RELAY\d+_(LINK|PEER)_ADDRESS|KEA_LEASE6_ADDRESS|KEA_SUBNET6_PREFIX",
+         "an IPv6 address (RFC 5952 text)", _ipv6),
+        (r"KEA_SUBNET4", "an IPv4 prefix/length", _network(ipaddress.IPv4Network)),
+        (r"KEA_SUBNET6|KEA_LEASE6_DELEGATED_PREFIX", "an IPv6 prefix/length", _network(ipaddress.IPv6Network)),
+        (rf"{pkt}[46]_HWADDR|KEA_LEASE[46]_HWADDR|{pkt}4_CLIENT_ID|KEA_LEASE4_CLIENT_ID|{pkt}6_DUID"
+         r"|KEA_LEASE6_CLIENT_DUID", "lower-case colon hex", _COLON_HEX),
+        (rf"{pkt}4_RAI\w*|{pkt}6_RELAY\d+_(INTERFACE_ID|REMOTE_ID|SUBSCRIBER_ID)|KEA_QUERY4_OPTION(?!60$)\d+"
+         r"|KEA_QUERY6_OPTION\d+", "0x + upper-case hex", _HEX0X),
+        (rf"{pkt}[46]_(HWADDR_TYPE|HWADDR_SOURCE|IFINDEX|RELAY_HOPS|LOCAL_PORT|REMOTE_PORT|TRANSACTION_ID)"
+         rf"|{pkt}6_RELAY\d+_HOP_COUNT|KEA_SUBNET[46]_PREFIXLEN|KEA_LEASE6_DELEGATED_PREFIXLEN"
+         r"|KEA_LEASE[46]_(CLIENT_LAST_TRANSMISSION|VALID_LIFETIME|PREFERRED_LIFETIME|IAID|SUBNET_ID)"
+         r"|KEA_(DELETED_)?LEASES[46]_COUNT", "a decimal integer", _INT),
+        (rf"{pkt}[46]_INTERFACE", "an interface name", _regex(r"[A-Za-z0-9_.:@-]{1,15}")),
+        (rf"{pkt}6_LABEL", "Kea's packet label",
+         _regex(r"duid=\[([0-9a-f]{2}(:[0-9a-f]{2})*|no info)\]"
+                + (r", \[([0-9a-f]{2}(:[0-9a-f]{2})*|no hwaddr info)\]" if since_2_5_4 else "")
+                + r", tid=0x[0-9a-f]+")),
+        (rf"{pkt}6_DEBUG", "Kea's packet dump", _regex(r"local_address=\[.*" if since_2_5_4 else r"localAddr=\[.*")),
+        (r"KEA_LEASE4_DEBUG", "Kea's lease dump", _regex(r"Address:\s+\S+.*")),
+        (r"KEA_LEASE6_DEBUG", "Kea's lease dump", _regex(r"Type:\s+IA_(NA|TA|PD)\(\d\).*")),
+        (rf"{pkt}4_(OPTION60|HOSTNAME|FQDN)|KEA_LEASE[46]_HOSTNAME", "raw bytes", _ANY),
+    ]
+    return [(re.compile(name), what, check) for name, what, check in rules]
+
+
+_RULES = {}
 _ARRAY = re.compile(r"KEA_(?:DELETED_)?LEASES([46])_AT\d+_(\w+)")
 
 
-def format_rule(name):
-    """(what the value must look like, check) for variable `name`, or None."""
+def format_rule(name, release=None):
+    """(what the value must look like, check) for variable `name` as Kea `release` (default: the
+    installed one) makes it, or None."""
+    release = release or kea.release()
+    if release not in _RULES:
+        _RULES[release] = _rules(release)
     if array := _ARRAY.fullmatch(name):
         name = f"KEA_LEASE{array.group(1)}_{array.group(2)}"
-    for pattern, what, check in _RULES:
+    for pattern, what, check in _RULES[release]:
         if pattern.fullmatch(name):
             return what, check
     return None
 
 
-def format_errors(env):
+def format_errors(env, release=None):
     """Every variable of `env` ({name: str}) whose value is not in its
-    format, or that has no known format, as readable strings."""
+    format (as Kea `release`, default the installed one, makes it), or
+    that has no known format, as readable strings."""
     errors = []
     for name, value in sorted(env.items()):
-        rule = format_rule(name)
+        rule = format_rule(name, release)
         if rule is None:
             errors.append(f"{name}={value!r}: no format known for this variable")
         elif not rule[1](value):
@@ -167,9 +200,10 @@ def format_errors(env):
 
 # Put into Kea's own environment by the tests; none may reach a script. The
 # KEA_-prefixed one checks that the hook does not pass on Kea's variables by
-# prefix (the lab's own KEA_PIDFILE_DIR / KEA_LOCKFILE_DIR are checked too).
+# prefix (the lab's own KEA_PIDFILE_DIR, KEA_LOCKFILE_DIR and the directories
+# of lab.kea.kea_directories() are checked too).
 KEA_ENV_CANARIES = {"RUNSCRIPT_TEST_CANARY": "from-kea-environment", "KEA_TEST_CANARY": "from-kea-environment"}
-_KEAS_OWN = set(KEA_ENV_CANARIES) | {"KEA_PIDFILE_DIR", "KEA_LOCKFILE_DIR"}
+_KEAS_OWN = set(KEA_ENV_CANARIES) | {"KEA_PIDFILE_DIR", "KEA_LOCKFILE_DIR"} | set(kea.kea_directories("", "", ""))
 
 
 def environment_errors(env):
