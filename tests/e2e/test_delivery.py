@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import pytest
-from lab import hook, slack, wait_until
+from lab import hook, mounts, slack, wait_until
 from lab.dhcp4 import Dhcp4Client
 from lab.netns import SERVER_IFACE
 from lab.spool import dead_letter_dir, events, script_dir, segments
@@ -521,13 +521,15 @@ def small_disk(lab):
     mount namespace has it too), unmounted at the end."""
     path = os.path.join(lab.workdir, "small-disk")
     os.makedirs(path)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", path], check=True)
+    mounts.mount("tmpfs", path, "tmpfs", data="size=1m,mode=0755")  # no mount(8) in every Debian root
     try:
         yield path
     finally:
         lab.close()  # Kea and its scripts first: they hold files in it
-        subprocess.run(["umount", path], check=False)
-        subprocess.run(["umount", "-l", path], check=False, capture_output=True)
+        try:
+            mounts.umount(path)
+        except OSError:
+            mounts.umount(path, lazy=True)
 
 
 @pytest.mark.time_limit(120)

@@ -85,6 +85,7 @@ def test_package_contents(deb):
 
 @pytest.mark.time_limit(120)
 def test_install_run_remove(deb, lab, tmp_path):
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)  # a fresh /run (a Debian root's) may lack it
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if installed_version():
