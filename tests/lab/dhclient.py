@@ -136,5 +136,10 @@ class DhClient:
         self.close()
 
 
+def available():
+    """Whether ISC dhclient is installed (Debian forky has none: lab.dhcpcd stands in)."""
+    return os.path.exists(DHCLIENT)
+
+
 def _ia_flags(na, pd):
     return (["-N"] if na else []) + (["-P"] if pd else [])

@@ -15,7 +15,9 @@ import shutil
 import tempfile
 
 from . import kea
+from . import dhclient as _dhclient
 from .dhclient import DhClient
+from .dhcpcd import Dhcpcd
 from .dhcp4 import Dhcp4Client, in_parallel
 from .dhcp6 import Dhcp6Client
 from .netns import Network
@@ -91,8 +93,10 @@ class Lab:
         return self._own(Dhcp6Client(self.net, timeout=timeout))
 
     def dhclient(self, name="dhclient"):
-        """An ISC dhclient with its files in `<workdir>/<name>/`."""
-        return self._own(DhClient(self.net, self.workdir, name=name))
+        """A real DHCP client with its files in `<workdir>/<name>/`: ISC dhclient, or dhcpcd
+        (lab.dhcpcd, the same methods) where dhclient is not installed."""
+        client = DhClient if _dhclient.available() else Dhcpcd
+        return self._own(client(self.net, self.workdir, name=name))
 
     def perfdhcp(self, **kwargs):
         """perfdhcp.perfdhcp() on this lab's network."""
