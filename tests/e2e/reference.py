@@ -104,6 +104,14 @@ DHCP6_MESSAGES = ("SOLICIT", "ADVERTISE", "REQUEST", "CONFIRM", "RENEW", "REPLY"
                   "DHCPV4_QUERY", "DHCPV4_RESPONSE")
 LEASE_STATES = ("default", "declined", "expired-reclaimed")
 
+
+def lease_states(release):
+    """The lease states Kea `release` names: 2.7.0 keeps a released lease as "released" (until
+    it is reclaimed), 2.7.7 adds "registered" (addresses a client registered, addr6_register)."""
+    return LEASE_STATES + (("released",) if release >= (2, 7, 0) else ()) + (
+        ("registered",) if release >= (2, 7, 7) else ())
+
+
 # The Kea the recordings were made with.
 RECORDED_WITH = (2, 2, 0)
 
@@ -115,6 +123,14 @@ def pkt6_label(duid, xid):
     if kea.release() >= (2, 5, 4):
         return f"duid=[{duid}], [no hwaddr info], tid={xid:#x}"
     return f"duid=[{duid}], tid={xid:#x}"
+
+
+def pkt6_dump_start(local, local_port, remote, remote_port):
+    """How Kea's dump of a DHCPv6 packet (Pkt6::toText()) received on `local` from `remote` begins:
+    Kea 2.5.4 renamed its fields (local_address= for localAddr=) and separated them with commas."""
+    if kea.release() >= (2, 5, 4):
+        return f"local_address=[{local}]:{local_port}, remote_address=[{remote}]:{remote_port},\n"
+    return f"localAddr=[{local}]:{local_port} remoteAddr=[{remote}]:{remote_port}\n"
 
 
 # The DUID Kea gives a declined DHCPv6 lease (DUID::EMPTY()): one zero byte, three from 2.3.8.
@@ -136,7 +152,7 @@ def _rules(release):
         (rf"{pkt}6_TYPE", "a DHCPv6 message name", _one_of(*DHCP6_MESSAGES)),
         (r"KEA_LEASE4_TYPE", "V4", _one_of("V4")),
         (r"KEA_LEASE6_TYPE", "IA_NA, IA_TA or IA_PD", _one_of("IA_NA", "IA_TA", "IA_PD")),
-        (r"KEA_LEASE[46]_STATE", "a lease state", _one_of(*LEASE_STATES)),
+        (r"KEA_LEASE[46]_STATE", "a lease state", _one_of(*lease_states(release))),
         (rf"{pkt}4_(CI|SI|YI|GI)ADDR|{pkt}4_REQUESTED_ADDRESS|KEA_LEASE4_ADDRESS|KEA_SUBNET4_PREFIX",
          "an IPv4 address", _ipv4),
         (rf"{pkt}6_(LOCAL|REMOTE)_ADDRESS|{pkt}6_RELAY\d+_(LINK|PEER)_ADDRESS|KEA_LEASE6_ADDRESS|KEA_SUBNET6_PREFIX",
