@@ -186,6 +186,14 @@ int multi_threading_compatible()
 
 int load(LibraryHandle &handle)
 {
+    // Kea opens a library listed twice only once, and this library keeps one engine: a second
+    // entry would take the first one's place.
+    if (engine) {
+        runscript::log(RS_MSG_LOAD_FAILED,
+                       "configuration refused: kea-hook-runscript is listed twice in "
+                       "hooks-libraries; give one entry all the scripts, in 'scripts'");
+        return 1;
+    }
     try {
         isc::data::ConstElementPtr params = handle.getParameters();
         const std::string json = params ? params->str() : std::string();

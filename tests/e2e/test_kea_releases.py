@@ -1,0 +1,155 @@
+"""What differs between the Kea releases users run (2.2, 2.6, 3.0), on the Kea installed here:
+the hook points and arguments each release added, hook points a release lacks refused at load,
+and each release's security model with ours on top (scripts only from Kea's scripts directory
+from 3.0, never a script others could change). The lab runs this file on each release
+(make test-e2e-roots); a test that needs a later release than the one here says so and skips."""
+
+import os
+import socket
+import struct
+
+import pytest
+from lab import hook, one
+from lab.dhcp6 import duid_ll
+from lab.kea import KeaError, SUBNET4, release
+from lab.netns import CLIENT_IFACE
+from lab.wait import WaitTimeout
+
+import scapy.layers.dhcp6 as d6
+
+MAC = "02:aa:bb:cc:dd:61"
+
+
+def needs(*version):
+    """Skips unless the installed Kea is at least `version`."""
+    have = release()
+    if have < version:
+        pytest.skip(f"Kea {'.'.join(map(str, have))} has no such thing: it came with Kea "
+                    f"{'.'.join(map(str, version))}")
+
+
+def load_error(lab, config):
+    with pytest.raises(KeaError) as refused:
+        lab.start_kea(config)
+    lines = [line for line in refused.value.log.splitlines() if "RUNSCRIPT_LOAD_FAILED" in line]
+    assert len(lines) == 1, refused.value.log[-3000:]
+    return lines[0]
+
+
+# --- hook points and arguments ---------------------------------------------------------------
+
+def test_lease4_offer_and_the_subnet_at_pkt4_send(lab, hook_so):
+    needs(2, 6)
+    rec = lab.recorder()
+    lab.start_kea(lab.config4(hooks=[hook(hook_so, script=rec.script, wait=True,
+                                          hooks=["lease4_offer", "pkt4_send", "leases4_committed"])]))
+    ack = lab.dhcp4().dora(MAC)
+    assert ack.type == "DHCPACK"
+    rec.wait_for("leases4_committed")
+    offer = one(rec.calls("lease4_offer"))
+    assert offer.env["KEA_QUERY4_TYPE"] == "DHCPDISCOVER"
+    assert offer.env["KEA_QUERY4_HWADDR"] == MAC
+    assert offer.env["KEA_LEASE4_ADDRESS"] == ack.yiaddr
+    assert offer.env["KEA_OFFER_LIFETIME"] == "0"  # Kea holds no address for an offer by default
+    sends = rec.calls("pkt4_send")
+    assert [c.env["KEA_RESPONSE4_TYPE"] for c in sends] == ["DHCPOFFER", "DHCPACK"]
+    assert {c.env["KEA_SUBNET4"] for c in sends} == {SUBNET4}
+    committed = one(rec.calls("leases4_committed"))
+    if release() >= (3, 0):
+        # 3.0 passes the response at leases4_committed and lease4_offer.
+        assert committed.env["KEA_RESPONSE4_TYPE"] == "DHCPACK"
+        assert committed.env["KEA_RESPONSE4_YIADDR"] == ack.yiaddr
+        assert offer.env["KEA_RESPONSE4_TYPE"] == "DHCPOFFER"
+    else:
+        assert not any(k.startswith("KEA_RESPONSE4_") for k in committed.env)
+
+
+def addr_reg_inform(lab, address, mac):
+    """Sends an ADDR-REG-INFORM (RFC 9686) for `address`, from `address`: the client says it
+    configured that address itself and asks the server to record it."""
+    lab.net.client.run(["ip", "-6", "addr", "add", f"{address}/64", "dev", CLIENT_IFACE, "nodad"])
+    message = struct.pack("!I", (36 << 24) | 0x6101)  # ADDR-REG-INFORM, transaction id
+    message += bytes(d6.DHCP6OptClientId(duid=duid_ll(mac)))
+    message += bytes(d6.DHCP6OptElapsedTime(elapsedtime=0))
+    message += bytes(d6.DHCP6OptIAAddress(addr=address, preflft=3000, validlft=4000))
+    with lab.net.client.entered():
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, CLIENT_IFACE.encode())
+        sock.bind((address, 546))
+        sock.sendto(message, ("ff02::1:2", 547, 0, lab.net.client.ifindex(CLIENT_IFACE)))
+    finally:
+        sock.close()
+
+
+def test_addr6_register_in_both_variable_sets(lab, hook_so):
+    needs(3, 0)
+    ours, isc = lab.recorder("ours"), lab.recorder("isc")
+    kea = lab.start_kea(lab.config6(hooks=[hook(hook_so, scripts=[
+        {"script": ours.script, "wait": True, "hooks": ["addr6_register"]},
+        {"script": isc.script, "wait": True, "variables": "isc", "hooks": ["addr6_register"]},
+    ])]))
+    address = "2001:db8:1::42"
+    addr_reg_inform(lab, address, MAC)
+    try:
+        call = one(ours.wait_for("addr6_register"))
+    except WaitTimeout:
+        seen = [line for line in kea.log().splitlines() if "PACKET" in line or "RUNSCRIPT" in line]
+        raise AssertionError("no addr6_register; Kea logged:\n" + "\n".join(seen[-20:])) from None
+    assert call.env["KEA_QUERY6_TYPE"] == "ADDR_REG_INFORM"
+    assert call.env["KEA_LEASE6_ADDRESS"] == address
+    assert call.env["KEA_LEASE6_VALID_LIFETIME"] == "4000"
+    assert call.env["KEA_RESPONSE6_TYPE"] == "ADDR_REG_REPLY"
+    # ISC's names: the query, the address, the lease to be stored; no old one yet.
+    env = one(isc.wait_for("addr6_register")).env
+    assert env["ADDRESS6"] == address
+    assert env["NEW_LEASE6_ADDRESS"] == address
+    assert env["QUERY6_TYPE"] == "ADDR_REG_INFORM"
+    assert not any(k.startswith("OLD_LEASE6_") for k in env)
+
+
+def test_the_library_listed_twice_is_a_load_error(lab, hook_so):
+    script = lab.script("ok.sh", "exit 0")
+    line = load_error(lab, lab.config4(hooks=[hook(hook_so, script=script), hook(hook_so, script=script)]))
+    assert "listed twice in hooks-libraries" in line, line
+
+
+def test_a_hook_point_this_kea_lacks_is_a_load_error(lab, hook_so):
+    script = lab.script("ok.sh", "exit 0")
+    if release() < (2, 6):
+        line = load_error(lab, lab.config4(hooks=[hook(hook_so, script=script, hooks=["lease4_offer"])]))
+        assert "parameter 'hooks': lease4_offer came with Kea 2.6" in line, line
+    elif release() < (3, 0):
+        line = load_error(lab, lab.config6(hooks=[hook(hook_so, script=script, hooks=["addr6_register"])]))
+        assert "parameter 'hooks': addr6_register came with Kea 3.0" in line, line
+    else:
+        pytest.skip("Kea 3.0 has every hook point the library knows")
+
+
+# --- security ---------------------------------------------------------------------------------
+
+def test_a_script_others_can_change_is_refused(lab, hook_so):
+    script = lab.script("shared.sh", "exit 0")
+    os.chmod(script, 0o775)
+    line = load_error(lab, lab.config4(hooks=[hook(hook_so, script=script)]))
+    assert f"parameter 'script': script {script} is writable by its group" in line, line
+    os.chmod(script, 0o755)
+    lab.start_kea(lab.config4(hooks=[hook(hook_so, script=script)]))
+
+
+def test_from_kea_3_scripts_only_from_its_scripts_directory(lab, hook_so, tmp_path_factory):
+    needs(3, 0)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    script = os.path.join(str(elsewhere), "hook.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o755)
+    line = load_error(lab, lab.config4(hooks=[hook(hook_so, script=script)]))
+    assert f"{script} is not in Kea's scripts directory {lab.scripts_dir}" in line, line
+    assert "KEA_HOOK_SCRIPTS_PATH" in line
+    # A bare name is a script in that directory, as with ISC's own hooks.
+    rec = lab.recorder("bare")
+    lab.start_kea(lab.config4(hooks=[hook(hook_so, script=os.path.basename(rec.script), wait=True,
+                                          hooks=["lease4_select"])]))
+    lab.dhcp4().dora(MAC)
+    assert rec.wait_for("lease4_select")
