@@ -5,19 +5,21 @@ from 3.0, never a script others could change). The lab runs this file on each re
 (make test-e2e-roots); a test that needs a later release than the one here says so and skips."""
 
 import os
+import re
 import socket
 import struct
 
 import pytest
-from lab import hook, one
+from lab import Lab, hook, one
 from lab.dhcp6 import duid_ll
-from lab.kea import KeaError, SUBNET4, release
+from lab.kea import DEBIAN_HOOKS_DIR, KeaError, SUBNET4, release
 from lab.netns import CLIENT_IFACE
 from lab.wait import WaitTimeout
 
 import scapy.layers.dhcp6 as d6
 
 MAC = "02:aa:bb:cc:dd:61"
+ISC_SO = os.path.join(DEBIAN_HOOKS_DIR, "libdhcp_run_script.so")
 
 
 def needs(*version):
@@ -124,6 +126,54 @@ def test_a_hook_point_this_kea_lacks_is_a_load_error(lab, hook_so):
         assert "parameter 'hooks': addr6_register came with Kea 3.0" in line, line
     else:
         pytest.skip("Kea 3.0 has every hook point the library knows")
+
+
+def relayed_rapid_solicit(lab, mac):
+    """A SOLICIT with rapid commit through a relay that adds interface-id, remote-id and
+    subscriber-id: leases6_committed then sees a relayed query."""
+    client = lab.dhcp6()
+    inner = client._message(d6.DHCP6_Solicit, mac, client._fresh_ias(True, False) + [d6.DHCP6OptRapidCommit()])
+    relay = d6.DHCP6_RelayForward(hopcount=0, linkaddr="2001:db8:1::2", peeraddr=client.link_local)
+    relay /= d6.DHCP6OptIfaceId(ifaceid=b"port-7")
+    relay /= d6.DHCP6OptRemoteID(enterprisenum=4491, remoteid=b"\x02\xaa\xbb")
+    relay /= d6.DHCP6OptSubscriberID(subscriberid=b"sub-42")
+    relay /= d6.DHCP6OptRelayMsg(message=inner)
+    for pkt in client.replies(547, relay):
+        if isinstance(pkt, d6.DHCP6_RelayReply):
+            return pkt
+    return None
+
+
+def isc_variables_of_a_relayed_commit(lab, entry):
+    rec = lab.recorder()
+    config = lab.config6(hooks=[entry(rec.script)])
+    config["Dhcp6"]["subnet6"][0]["rapid-commit"] = True
+    lab.start_kea(config)
+    assert relayed_rapid_solicit(lab, MAC) is not None
+    env = one(rec.wait_for("leases6_committed")).env
+    env.pop("PATH", None)  # ours sets it, ISC's sets nothing
+    return env
+
+
+def test_isc_mode_equals_isc_library_for_a_relayed_query(lab, hook_so):
+    """Kea 3.0's library adds QUERY6_OPTION_18/37/38 from the relay nearest the client; earlier
+    ones do not: whatever this release's does, ours does, value for value."""
+    ours = isc_variables_of_a_relayed_commit(
+        lab, lambda script: hook(hook_so, script=script, variables="isc", wait=True))
+    with Lab() as isc_lab:
+        theirs = isc_variables_of_a_relayed_commit(
+            isc_lab, lambda script: hook(ISC_SO, name=script, sync=False))
+    relay_options = {k: v for k, v in theirs.items() if re.fullmatch(r"QUERY6_OPTION_\d+", k)}
+    if release() >= (3, 0):
+        assert set(relay_options) == {"QUERY6_OPTION_18", "QUERY6_OPTION_37", "QUERY6_OPTION_38"}
+    else:
+        assert relay_options == {}
+    assert sorted(ours) == sorted(theirs)
+    for name in relay_options:
+        assert ours[name] == theirs[name], name
+    # Values that do not depend on the run are equal too.
+    for name in ("QUERY6_TYPE", "QUERY6_CLIENT_ID", "LEASES6_SIZE", "DELETED_LEASES6_SIZE"):
+        assert ours[name] == theirs[name], name
 
 
 # --- security ---------------------------------------------------------------------------------
