@@ -66,6 +66,29 @@ def test_lease4_offer_and_the_subnet_at_pkt4_send(lab, hook_so):
         assert not any(k.startswith("KEA_RESPONSE4_") for k in committed.env)
 
 
+def test_lease4_server_decline_when_a_ping_is_answered(lab, hook_so):
+    """Kea 3.0's ping check (in Debian from 3.0 on) pings an address before offering it; when
+    something answers, Kea declines the address itself: lease4_server_decline."""
+    needs(3, 0)
+    ping_check = os.path.join(DEBIAN_HOOKS_DIR, "libdhcp_ping_check.so")
+    if not os.path.exists(ping_check):
+        pytest.skip(f"{ping_check} is not installed")
+    taken = "192.0.2.10"  # the pool's first address, taken by a host that never asked
+    lab.net.client.run(["ip", "addr", "add", f"{taken}/24", "dev", CLIENT_IFACE])
+    rec = lab.recorder()
+    lab.start_kea(lab.config4(hooks=[
+        hook(ping_check, **{"enable-ping-check": True, "min-ping-requests": 1, "reply-timeout": 500}),
+        hook(hook_so, script=rec.script, wait=True, hooks=["lease4_server_decline"]),
+    ]))
+    lab.dhcp4(timeout=1).discover(MAC)  # no offer comes: the address answered
+    call = one(rec.wait_for("lease4_server_decline"))
+    assert call.env["KEA_LEASE4_ADDRESS"] == taken
+    assert call.env["KEA_QUERY4_TYPE"] == "DHCPDISCOVER"
+    assert call.env["KEA_QUERY4_HWADDR"] == MAC
+    # The next DISCOVER gets another address.
+    assert lab.dhcp4().dora(MAC).yiaddr != taken
+
+
 def addr_reg_inform(lab, address, mac):
     """Sends an ADDR-REG-INFORM (RFC 9686) for `address`, from `address`: the client says it
     configured that address itself and asks the server to record it."""
