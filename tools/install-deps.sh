@@ -7,7 +7,7 @@ kea-admin python3-scapy python3-pytest libcmocka-dev valgrind clang-format
 clang libclang-rt-dev
 iproute2 procps
 nftables bind9 bind9-dnsutils iputils-ping shellcheck dpkg-dev man-db groff-base
-mmdebstrap"
+mmdebstrap apparmor"
 # ISC's dhclient is gone after Debian 13: the lab then uses dhcpcd. Kea 3.0's headers include
 # OpenSSL's, which its kea-dev does not pull in.
 case "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" in

@@ -6,8 +6,10 @@ from 3.0, never a script others could change). The lab runs this file on each re
 
 import os
 import re
+import shutil
 import socket
 import struct
+import subprocess
 
 import pytest
 from lab import Lab, hook, one
@@ -226,3 +228,31 @@ def test_from_kea_3_scripts_only_from_its_scripts_directory(lab, hook_so, tmp_pa
                                           hooks=["lease4_select"])]))
     lab.dhcp4().dora(MAC)
     assert rec.wait_for("lease4_select")
+
+
+def test_the_apparmor_abstraction_parses_in_debians_kea_profiles(tmp_path):
+    """packaging/apparmor/kea-hook-runscript, included as the FAQ says, in the profiles Debian
+    ships with this Kea: apparmor_parser accepts them (parsing needs no AppArmor kernel)."""
+    parser = shutil.which("apparmor_parser")
+    if not parser:
+        pytest.skip("apparmor_parser is not installed (Debian package apparmor)")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    (tmp_path / "abstractions").mkdir()
+    shutil.copy(os.path.join(repo, "packaging", "apparmor", "kea-hook-runscript"), tmp_path / "abstractions")
+    for server in ("kea-dhcp4", "kea-dhcp6"):
+        profile = f"/etc/apparmor.d/usr.sbin.{server}"
+        if not os.path.exists(profile):
+            pytest.skip(f"{profile} is not installed")
+        with open(profile) as f:
+            text = f.read()
+        closing = text.rindex("}")
+        text = text[:closing] + "  include <abstractions/kea-hook-runscript>\n" + text[closing:]
+        (tmp_path / server).write_text(text)
+        for what in (text, text[:closing] + "  this is not a rule\n" + text[closing:]):
+            (tmp_path / server).write_text(what)
+            result = subprocess.run([parser, "-Q", "-K", "-I", str(tmp_path), "-I", "/etc/apparmor.d",
+                                     str(tmp_path / server)], capture_output=True, text=True)
+            if what is text:
+                assert result.returncode == 0, result.stderr
+            else:  # the check can fail
+                assert result.returncode != 0
