@@ -5,10 +5,13 @@ system has through Lab.dhclient().
 dhcpcd keeps its state in fixed places, /var/lib/dhcpcd (leases, the DUID) and /run/dhcpcd
 (pid files, control sockets). So each dhcpcd runs in a mount namespace of its own in which
 `<workdir>/<name>/db` is /var/lib/dhcpcd and `<workdir>/<name>/run` is /run: it never reads or
-writes the system's, and no two lab clients share a lease or a DUID. Its config is a file of its own too,
-and its hook script only records what dhcpcd tells it (dhcpcd configures the interface itself).
-dhcpcd runs in the foreground (-B), so it stays our child: once it has a lease it keeps renewing
-it until release*() or close(), and Network.close() stops it anyway.
+writes the system's, and no two lab clients share a lease or a DUID. Its config is a file of
+its own too, and its hook script only records what dhcpcd tells it (dhcpcd configures the
+interface itself). dhcpcd runs in the foreground (-B), so it stays our child: once it has a
+lease it keeps renewing it until release*() or close(), and Network.close() stops it anyway.
+
+One difference shows in what Kea sees: dhcpcd waits out its first SOLICIT's retransmission time
+for more ADVERTISEs and solicits again before it requests (in the lab dhclient solicits once).
 """
 
 import os

@@ -229,11 +229,9 @@ def in_hooks_dir(config, hooks_dir):
                 name = f"{number}-{os.path.basename(target)}"
             names[name] = target
             link = os.path.join(hooks_dir, name)
-            if os.path.islink(link) and os.readlink(link) == target:
-                pass
-            else:
+            if not (os.path.islink(link) and os.readlink(link) == target):
                 os.symlink(target, link + ".new")
-                os.replace(link + ".new", link)
+                os.replace(link + ".new", link)  # a reload may point a name elsewhere
             library["library"] = link
     return config
 
