@@ -35,6 +35,11 @@ lease4_release | lease6_release)
     event=release
     ;;
 lease4_expire | lease6_expire)
+    # From Kea 2.3.2 on, a released lease is kept with a lifetime of 0 ("released" from Kea 3.0)
+    # and expires later; dhcpd reported only its release.
+    case "${KEA_LEASE4_STATE:-}${KEA_LEASE6_STATE:-}:${KEA_LEASE4_VALID_LIFETIME:-}${KEA_LEASE6_VALID_LIFETIME:-}" in
+    released:* | *:0) exit 0 ;;
+    esac
     event=expiry
     ;;
 *)

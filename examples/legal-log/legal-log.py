@@ -125,7 +125,17 @@ def wanted(hook, env):
         return env.get("KEA_FAKE_ALLOCATION") == "0"
     if hook == "lease4_renew":  # Kea 2.2 also calls it for a DISCOVER from a known client
         return env.get("KEA_QUERY4_TYPE") == "DHCPREQUEST"
+    if hook in ("lease4_expire", "lease6_expire"):
+        return not released_earlier(hook, env)
     return hook in EVENTS
+
+
+def released_earlier(hook, env):
+    """From Kea 2.3.2 on, with Kea's default expired-leases-processing, a released lease is kept
+    with a lifetime of 0 ("released" from 3.0) and expires later: its release is logged already."""
+    family = "4" if hook.startswith("lease4") else "6"
+    return (env.get(f"KEA_LEASE{family}_STATE") == "released"
+            or env.get(f"KEA_LEASE{family}_VALID_LIFETIME") == "0")
 
 
 class Log:
