@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "counters.h"
 #include "job.h"
 #include "queue.h"
 #include "supervisor.h"
@@ -6,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +16,9 @@
 struct rs_engine {
     struct rs_config config;
     struct rs_engine_env env;
-    struct rs_queue **queues;   /* per script; NULL for waited-for scripts */
-    struct rs_worker **workers; /* per script; NULL unless "mode": "worker" */
+    struct rs_queue **queues;         /* per script; NULL for waited-for scripts */
+    struct rs_worker **workers;       /* per script; NULL unless "mode": "worker" */
+    struct rs_run_counters *counters; /* per script */
     const struct rs_logger *log;
     struct rs_supervisor *supervisor;
     rs_hook_set hooks;
@@ -109,9 +112,9 @@ static int start_script(struct rs_engine *engine, size_t i, char *err, size_t er
         struct rs_event base;
         rs_event_init(&base, RS_HOOK_LOAD);
         char **envp = rs_event_envp(&base, &script->env, NULL, 0);
-        struct rs_worker_config wc = {script->path, (enum rs_format)script->format,
-                                      rs_script_timeout_ms(script), envp,
-                                      script->wait ? 0 : RS_QUEUE_NICE};
+        struct rs_worker_config wc = {
+            script->path, (enum rs_format)script->format,   rs_script_timeout_ms(script),
+            envp,         script->wait ? 0 : RS_QUEUE_NICE, &engine->counters[i]};
         rc = envp ? rs_worker_start(&engine->workers[i], &wc, engine->supervisor, engine->log)
                   : -ENOMEM;
         free(envp);
@@ -139,6 +142,7 @@ static int start_script(struct rs_engine *engine, size_t i, char *err, size_t er
         .spool_limit_bytes = (uint64_t)script->spool_limit_mb << 20,
         .deliver = worker ? deliver_to_worker : NULL,
         .deliver_ctx = engine->workers[i],
+        .counters = worker ? NULL : &engine->counters[i], /* a worker counts its own */
     };
     rc = rs_queue_start(&engine->queues[i], &qc, engine->log);
     if (rc == -EBUSY)
@@ -150,6 +154,14 @@ static int start_script(struct rs_engine *engine, size_t i, char *err, size_t er
         snprintf(err, err_size, "parameter 'spool-dir': cannot use %s for %s: %s", spool_dir,
                  script->path, strerror(-rc));
     return rc;
+}
+
+static void free_counters(struct rs_engine *engine)
+{
+    for (size_t i = 0; engine->counters && i < engine->config.nr_scripts; i++)
+        rs_run_counters_destroy(&engine->counters[i]);
+    free(engine->counters);
+    engine->counters = NULL;
 }
 
 /* Queues first (they may still feed workers), then workers; all within one deadline. */
@@ -197,6 +209,14 @@ int rs_engine_new(const char *params_json, const struct rs_engine_env *env,
         snprintf(err, err_size, "cannot start the supervisor thread: %s", strerror(-rc));
         goto release_config;
     }
+    engine->counters = calloc(engine->config.nr_scripts, sizeof(*engine->counters));
+    if (!engine->counters) {
+        rc = -ENOMEM;
+        snprintf(err, err_size, "out of memory");
+        goto stop_supervisor;
+    }
+    for (size_t i = 0; i < engine->config.nr_scripts; i++)
+        rs_run_counters_init(&engine->counters[i]);
     engine->queues = calloc(engine->config.nr_scripts, sizeof(*engine->queues));
     engine->workers = calloc(engine->config.nr_scripts, sizeof(*engine->workers));
     if (!engine->queues || !engine->workers) {
@@ -217,6 +237,8 @@ int rs_engine_new(const char *params_json, const struct rs_engine_env *env,
 
 stop_all:
     stop_scripts(engine, 0);
+    free_counters(engine);
+stop_supervisor:
     rs_supervisor_stop(engine->supervisor, 0);
 release_config:
     rs_config_release(&engine->config);
@@ -261,7 +283,7 @@ static void queue_script(struct rs_engine *engine, struct rs_queue *queue,
 
 /* Starts a waited-for script for `ev` and waits for it. Returns how it went. */
 static enum rs_outcome run_script(struct rs_engine *engine, const struct rs_script_config *script,
-                                  const struct rs_event *ev)
+                                  struct rs_run_counters *counters, const struct rs_event *ev)
 {
     const char *hook = rs_hook_describe(ev->hook)->name;
     struct rs_job *job = malloc(sizeof(*job));
@@ -271,9 +293,13 @@ static enum rs_outcome run_script(struct rs_engine *engine, const struct rs_scri
         rs_log(engine->log, RS_MSG_SPAWN_FAILED, "%s (%s): out of memory", script->path, hook);
         goto out;
     }
-    if (rs_job_start(job, script->path, hook, envp, rs_script_timeout_ms(script), engine->log))
+    int rc = rs_job_start(job, script->path, hook, envp, rs_script_timeout_ms(script), engine->log);
+    rs_run_counters_started(counters, rc, script->path);
+    if (rc)
         goto out;
-    if (rs_job_wait(job, true)) {
+    bool done = rs_job_wait(job, true);
+    rs_run_counters_ended(counters, job);
+    if (done) {
         outcome = job->outcome;
         rs_job_release(job);
         goto out;
@@ -300,6 +326,9 @@ static enum rs_outcome deliver_now(struct rs_engine *engine, size_t i, const str
     enum rs_outcome outcome =
         rs_worker_deliver(engine->workers[i], rs_hook_describe(ev->hook)->name, envp, false);
     free(envp);
+    /* The worker counts its own starts, kills and restarts; the run is the engine's. */
+    if (outcome == RS_OUTCOME_FAILED || outcome == RS_OUTCOME_TIMEOUT)
+        atomic_fetch_add_explicit(&engine->counters[i].failed, 1, memory_order_relaxed);
     return outcome;
 }
 
@@ -315,8 +344,9 @@ enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *
             queue_script(engine, engine->queues[i], script, ev);
             continue;
         }
-        enum rs_outcome outcome =
-            engine->workers[i] ? deliver_now(engine, i, ev) : run_script(engine, script, ev);
+        enum rs_outcome outcome = engine->workers[i]
+                                      ? deliver_now(engine, i, ev)
+                                      : run_script(engine, script, &engine->counters[i], ev);
         bool failed = outcome == RS_OUTCOME_FAILED || outcome == RS_OUTCOME_TIMEOUT;
         if (!failed || script->on_failure == RS_ON_FAILURE_CONTINUE)
             continue;
@@ -335,6 +365,45 @@ enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *
     return next;
 }
 
+size_t rs_engine_nr_scripts(const struct rs_engine *engine)
+{
+    return engine->config.nr_scripts;
+}
+
+void rs_engine_get_script_stats(struct rs_engine *engine, size_t index,
+                                struct rs_engine_script_stats *out)
+{
+    const struct rs_script_config *script = &engine->config.scripts[index];
+    struct rs_run_counters *c = &engine->counters[index];
+    memset(out, 0, sizeof(*out));
+    out->script = script->path;
+    out->wait = script->wait;
+    out->mode = script->mode;
+    out->hooks = script->hooks;
+    out->runs_started = atomic_load_explicit(&c->started, memory_order_relaxed);
+    out->runs_killed = atomic_load_explicit(&c->killed, memory_order_relaxed);
+    out->exec_failures = atomic_load_explicit(&c->exec_failures, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&c->failed, memory_order_relaxed);
+    out->worker_restarts = atomic_load_explicit(&c->worker_restarts, memory_order_relaxed);
+    if (engine->workers[index])
+        out->worker_pid = rs_worker_pid(engine->workers[index]);
+    rs_run_counters_last_error(c, out->last_error, sizeof(out->last_error));
+    if (!engine->queues[index])
+        return;
+    struct rs_queue_stats qs;
+    rs_queue_stats(engine->queues[index], &qs);
+    out->events_queued = qs.queued;
+    out->delivered = qs.delivered;
+    out->failed = qs.failed;
+    out->dropped = qs.dropped;
+    out->dead_lettered = qs.dead;
+    out->queue_depth = (uint64_t)qs.waiting + qs.running;
+    out->spool_depth = qs.backlog;
+    out->spool_bytes = qs.spool_bytes;
+    int64_t age_ms = qs.oldest_ms ? rs_now_ms() - qs.oldest_ms : 0;
+    out->oldest_age_s = age_ms > 0 ? (uint64_t)age_ms / 1000 : 0;
+}
+
 void rs_engine_free(struct rs_engine *engine)
 {
     if (!engine)
@@ -350,6 +419,7 @@ void rs_engine_free(struct rs_engine *engine)
                "%llu scripts started so far; starting one "
                "took %.1f us on average",
                count, (double)total_ns / (double)count / 1000.0);
+    free_counters(engine);
     rs_config_release(&engine->config);
     free(engine);
 }

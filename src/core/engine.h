@@ -13,6 +13,7 @@
 #include "log.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* How long unload waits for deliveries under way (and scripts Kea waited for that overstayed)
  * before it kills them. What was not delivered stays in the spool, so this is short: a stop or a
@@ -61,6 +62,45 @@ size_t rs_engine_option_codes(const struct rs_engine *engine, const unsigned sho
  * course: that is logged as an error.
  */
 enum rs_next_step rs_engine_dispatch(struct rs_engine *engine, struct rs_event *ev);
+
+/* The number of scripts, in configuration order: the `index` of rs_engine_get_script_stats(). */
+size_t rs_engine_nr_scripts(const struct rs_engine *engine);
+
+/*
+ * What one script has done since the engine started, for Kea's statistics and the
+ * runscript-status command. Counters only grow; the depths and the age are the state now.
+ * A script Kea waits for has no queue: its queue fields stay 0, and `failed` counts its runs
+ * that failed (exited non-zero, died by a signal, timed out). For a script with a queue, `failed`
+ * counts failed deliveries (attempts), as "max-attempts" does.
+ */
+struct rs_engine_script_stats {
+    const char *script; /* the path; the engine's, valid as long as it is */
+    bool wait;
+    enum rs_mode mode;
+    rs_hook_set hooks;
+    /* Queue ("wait": false). */
+    uint64_t events_queued; /* accepted: in memory or the spool */
+    uint64_t delivered;     /* delivered, once each */
+    uint64_t failed;        /* see above */
+    uint64_t dropped;       /* "on-full": "drop", or both the spool and memory full */
+    uint64_t dead_lettered; /* set aside after "max-attempts" */
+    uint64_t queue_depth;   /* waiting or being delivered, in memory */
+    uint64_t spool_depth;   /* waiting on disk only, memory being full */
+    uint64_t spool_bytes;   /* the spool's size on disk (written-ahead events included) */
+    uint64_t oldest_age_s;  /* the oldest event in memory not yet delivered; 0: none */
+    /* Runs. */
+    uint64_t runs_started;              /* processes started (a worker: each start) */
+    uint64_t runs_killed;               /* at their timeout (a worker: for not answering in time) */
+    uint64_t exec_failures;             /* the script could not be executed */
+    uint64_t worker_restarts;           /* a worker ended after a failure */
+    int worker_pid;                     /* "mode": "worker": its pid, 0 while none runs */
+    char last_error[RS_LAST_ERROR_MAX]; /* the last failure's text; "": none yet */
+};
+
+/* Fills `out` for script `index` (< rs_engine_nr_scripts()). Any thread; never waits for a
+ * script: it takes the queue's lock as briefly as a push does. */
+void rs_engine_get_script_stats(struct rs_engine *engine, size_t index,
+                                struct rs_engine_script_stats *out);
 
 void rs_engine_free(struct rs_engine *engine);
 

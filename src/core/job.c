@@ -221,6 +221,7 @@ static void log_end(struct rs_job *job, const struct rs_exit *ex)
                job->lines_suppressed);
     if (job->outcome == RS_OUTCOME_TIMEOUT)
         return; /* already said when the deadline passed */
+    job->exit_code = ex->kind == RS_STATUS_LOST ? -1 : ex->code;
     switch (ex->kind) {
     case RS_EXITED:
         if (ex->code == 0) {

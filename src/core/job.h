@@ -50,6 +50,7 @@ struct rs_job {
     enum rs_job_state state;
     enum rs_outcome outcome;
     bool signaled;       /* it died by a signal (not one sent for its timeout or an unload) */
+    int exit_code;       /* once done: its exit status, the signal that ended it, or -1 (lost) */
     int64_t deadline_ms; /* monotonic; 0 = none */
     unsigned lines_logged, lines_suppressed;
     struct rs_stream out, err;

@@ -14,6 +14,10 @@
 
 enum rs_severity { RS_DEBUG, RS_INFO, RS_WARN, RS_ERROR };
 
+/* The longest text kept of a script's last failure, NUL included (src/core/counters.h): a
+ * sentence for an operator's status view, not a log line. */
+#define RS_LAST_ERROR_MAX 256
+
 #define RS_MESSAGES(X)                                                                             \
     X(RS_MSG_LOADED, "RUNSCRIPT_LOADED", RS_INFO)                                                  \
     X(RS_MSG_LOAD_FAILED, "RUNSCRIPT_LOAD_FAILED", RS_ERROR)                                       \

@@ -275,6 +275,8 @@ static void set_aside(struct rs_queue *q, struct item *item, const char *why)
     pthread_mutex_lock(&q->lock);
     unsigned long long dead = ++q->stats.dead;
     pthread_mutex_unlock(&q->lock);
+    rs_run_counters_error(q->config.counters, "%s: delivery failed %u times (%s); set aside%s",
+                          hook, item->attempts, why, rc ? ", and lost" : "");
     if (rc)
         rs_log(q->log, RS_MSG_DEAD_LETTER,
                "%s (%s): delivery failed %u times (%s); the event cannot be set aside in "
@@ -294,6 +296,7 @@ enum attempt_result { DELIVERED, FAILED, NOT_TRIED };
 static bool attempt_failed(struct rs_queue *q, struct item *item, const char *why)
 {
     item->attempts++;
+    q->stats.failed++;
     if (item->attempts >= q->config.max_attempts)
         return true;
     q->stats.retried++;
@@ -325,6 +328,7 @@ static enum attempt_result run_item(struct rs_queue *q, struct item *item, const
     struct rs_job job;
     int rc =
         rs_job_start(&job, q->script, item->rec.hook, item->rec.envp, q->config.timeout_ms, q->log);
+    rs_run_counters_started(q->config.counters, rc, q->script);
     if (rc == -ENOMEM || rc == -EAGAIN)
         return NOT_TRIED; /* logged; no process to be had for now, no fault of the event */
     if (rc) {
@@ -358,6 +362,8 @@ static enum attempt_result run_item(struct rs_queue *q, struct item *item, const
         rs_job_step(&job, fds, ready > 0 ? n : 0);
     }
     enum attempt_result result = DELIVERED;
+    if (!aborted)
+        rs_run_counters_ended(q->config.counters, &job);
     if (aborted) {
         result = NOT_TRIED; /* unload cut it short: it runs again at the next start */
     } else if (job.outcome == RS_OUTCOME_TIMEOUT) {
@@ -800,6 +806,7 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
             rs_log(q->log, RS_MSG_QUEUE_FULL,
                    "%s (%s): queue full (%u events), event dropped; %llu dropped so far", q->script,
                    hook, q->config.limit, dropped);
+        rs_run_counters_error(q->config.counters, "%s: queue full, event dropped", hook);
         item_free(item);
         return -ENOSPC;
     }
@@ -860,6 +867,11 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
 
     if (item)
         item_free(item);
+    if (!accepted)
+        rs_run_counters_error(q->config.counters,
+                              "%s: the spool refused it and memory is full: "
+                              "event dropped",
+                              hook);
     if (refusals && worth_logging(refusals))
         log_spool_refused(q, hook, rc, to_memory, refusals);
     if (log_start)
@@ -880,12 +892,21 @@ void rs_queue_stats(struct rs_queue *q, struct rs_queue_stats *stats)
     pthread_mutex_lock(&q->lock);
     *stats = q->stats;
     unsigned done = 0;
-    for (unsigned i = 0; i < q->waiting; i++)
-        done += q->order[(q->order_head + i) % q->config.limit]->done;
+    stats->oldest_ms = 0;
+    for (unsigned i = 0; i < q->waiting; i++) {
+        const struct item *item = q->order[(q->order_head + i) % q->config.limit];
+        done += item->done;
+        /* Lanes run side by side: events behind the oldest may be done already. */
+        if (!item->done && (!stats->oldest_ms || item->queued_ms < stats->oldest_ms))
+            stats->oldest_ms = item->queued_ms;
+    }
     stats->waiting = q->waiting - q->running - done;
     stats->running = q->running;
     stats->backlog = q->backlog;
     pthread_mutex_unlock(&q->lock);
+    struct rs_spool_stats ss;
+    rs_spool_stats(q->spool, &ss);
+    stats->spool_bytes = ss.bytes;
 }
 
 /* What a stop leaves: the spool acknowledged up to the first event not delivered, those

@@ -26,6 +26,7 @@
 #define RS_QUEUE_H
 
 #include "config.h"
+#include "counters.h"
 #include "log.h"
 
 #include <stdbool.h>
@@ -64,6 +65,7 @@ struct rs_queue_config {
     size_t (*deliver)(void *ctx, const char *const hooks[], char *const *const envps[],
                       size_t count, const char **failure);
     void *deliver_ctx;
+    struct rs_run_counters *counters; /* counts the script's runs (exec); NULL: none */
 };
 
 struct rs_queue;
@@ -95,14 +97,19 @@ struct rs_queue_stats {
     unsigned long long waited;     /* events for which Kea's thread waited ("block") */
     unsigned long long spooled;    /* went to the spool only, memory being full */
     unsigned long long retried;    /* failed deliveries tried again */
+    unsigned long long failed;     /* failed deliveries (attempts), the last ones included */
     unsigned long long dead;       /* set aside after max_attempts */
     unsigned long long unwritten;  /* kept in memory only, the spool refusing them */
     unsigned long long written;    /* written ahead on Kea's thread... */
     unsigned long long written_ns; /* ...and the time that took there, encoding included */
     unsigned waiting, running;     /* in memory */
     unsigned long long backlog;    /* waiting in the spool only */
+    int64_t oldest_ms;    /* rs_now_ms() when the oldest event not delivered came into memory
+                           * (queued, or loaded back from the spool); 0: none in memory */
+    uint64_t spool_bytes; /* the spool's size on disk */
 };
 
+/* A snapshot; takes the queue's lock briefly (as a push does), never waits for a delivery. */
 void rs_queue_stats(struct rs_queue *queue, struct rs_queue_stats *stats);
 
 /* Stops taking events out, lets deliveries under way finish within `drain_ms`, then kills what

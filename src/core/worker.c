@@ -32,6 +32,8 @@ struct rs_worker {
     const struct rs_logger *log;
     pthread_mutex_t lock; /* one event in flight */
     struct rs_job *job;   /* NULL while no worker runs */
+    _Atomic int pid;      /* job's, for readers that must not wait for `lock` */
+    struct rs_run_counters *counters;
     int64_t last_start_ms;
     _Atomic int64_t give_up_ms; /* 0, or when patient deliveries stop retrying (unload) */
     struct rs_buf frame, answer;
@@ -106,6 +108,7 @@ static int ensure_running(struct rs_worker *w, bool patient)
         return -ENOMEM;
     w->last_start_ms = rs_now_ms();
     int rc = rs_job_start_worker(job, w->script, w->envp, w->log);
+    rs_run_counters_started(w->counters, rc, w->script);
     if (rc) {
         free(job);
         return rc;
@@ -114,6 +117,7 @@ static int ensure_running(struct rs_worker *w, bool patient)
      * gets the same priority. */
     setpriority(PRIO_PROCESS, (id_t)job->child.pid, w->nice);
     w->job = job;
+    atomic_store(&w->pid, (int)job->child.pid);
     w->answer.len = 0;
     return 0;
 }
@@ -124,6 +128,13 @@ static void discard_worker(struct rs_worker *w, enum failure why)
 {
     struct rs_job *job = w->job;
     w->job = NULL;
+    atomic_store(&w->pid, 0);
+    if (w->counters) {
+        atomic_fetch_add_explicit(&w->counters->worker_restarts, 1, memory_order_relaxed);
+        if (why == TIMED_OUT)
+            atomic_fetch_add_explicit(&w->counters->killed, 1, memory_order_relaxed);
+        rs_run_counters_error(w->counters, "worker: %s", failure_text(why));
+    }
     if (why == DIED) {
         rs_job_wait(job, false); /* it has exited: this only reaps it and logs how it ended */
         rs_job_release(job);
@@ -398,8 +409,10 @@ static enum failure deliver(struct rs_worker *w, const char *const hooks[],
 
 static void log_answer(struct rs_worker *w, const char *hook, int code)
 {
-    if (code != 0)
-        rs_log(w->log, RS_MSG_WORKER_ANSWER, "%s (%s): answered %d", w->script, hook, code);
+    if (code == 0)
+        return;
+    rs_log(w->log, RS_MSG_WORKER_ANSWER, "%s (%s): answered %d", w->script, hook, code);
+    rs_run_counters_error(w->counters, "%s: the worker answered %d", hook, code);
 }
 
 int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *config,
@@ -419,6 +432,7 @@ int rs_worker_start(struct rs_worker **out, const struct rs_worker_config *confi
     w->format = config->format;
     w->timeout_ms = config->timeout_ms;
     w->nice = config->nice;
+    w->counters = config->counters;
     w->supervisor = supervisor;
     w->log = log;
     pthread_mutex_init(&w->lock, NULL);
@@ -479,11 +493,17 @@ void rs_worker_give_up(struct rs_worker *w, int64_t deadline_ms)
     atomic_store(&w->give_up_ms, deadline_ms ? deadline_ms : 1);
 }
 
+int rs_worker_pid(const struct rs_worker *w)
+{
+    return atomic_load(&w->pid);
+}
+
 void rs_worker_stop(struct rs_worker *w, unsigned grace_ms)
 {
     pthread_mutex_lock(&w->lock);
     struct rs_job *job = w->job;
     w->job = NULL;
+    atomic_store(&w->pid, 0);
     pthread_mutex_unlock(&w->lock);
     if (job) {
         /* EOF on stdin is the polite request to finish. */

@@ -14,6 +14,7 @@
 #ifndef RS_WORKER_H
 #define RS_WORKER_H
 
+#include "counters.h"
 #include "frame.h"
 #include "job.h"
 #include "supervisor.h"
@@ -23,9 +24,10 @@
 struct rs_worker_config {
     const char *script;
     enum rs_format format;
-    unsigned timeout_ms; /* per event; 0: none */
-    char *const *envp;   /* the process's own environment (PATH and "env"); copied */
-    int nice;            /* the worker process's nice value (0: Kea's) */
+    unsigned timeout_ms;              /* per event; 0: none */
+    char *const *envp;                /* the process's own environment (PATH and "env"); copied */
+    int nice;                         /* the worker process's nice value (0: Kea's) */
+    struct rs_run_counters *counters; /* counts its starts, kills, restarts; NULL: none */
 };
 
 struct rs_worker;
@@ -55,6 +57,10 @@ size_t rs_worker_deliver_batch(struct rs_worker *worker, const char *const hooks
 /* From `deadline_ms` (monotonic) on, deliveries stop retrying a worker that cannot be started or
  * keeps failing, and batches in flight end at it, so that unload is not held up. Any thread. */
 void rs_worker_give_up(struct rs_worker *worker, int64_t deadline_ms);
+
+/* The worker process's pid, or 0 while none runs (it failed, and is started again at the next
+ * event). Never waits: any thread, while a delivery is under way too. */
+int rs_worker_pid(const struct rs_worker *worker);
 
 void rs_worker_stop(struct rs_worker *worker, unsigned grace_ms);
 

@@ -387,6 +387,245 @@ static void test_exec_failure_never_changes_course(void **state)
     assert_resources_back(&f->before);
 }
 
+/* Polls script 0's statistics until `cond` holds (on `st`), within a deadline scaled to the
+ * machine; the caller asserts `cond` after it. */
+#define WAIT_STATS(engine, st, cond)                                                               \
+    do {                                                                                           \
+        int64_t end_ = now_ms() + scaled_ms(10000);                                                \
+        for (;;) {                                                                                 \
+            rs_engine_get_script_stats((engine), 0, &(st));                                        \
+            if ((cond) || now_ms() > end_)                                                         \
+                break;                                                                             \
+            sleep_ms(5);                                                                           \
+        }                                                                                          \
+    } while (0)
+
+static void dispatch_mode(struct rs_engine *engine, enum rs_hook hook, const char *mode)
+{
+    struct rs_event ev;
+    event_init(&ev, hook, mode);
+    rs_engine_dispatch(engine, &ev);
+    rs_event_release(&ev);
+}
+
+static void test_stats_of_waited_runs(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_engine *engine = engine_new("\"wait\": true, \"timeout-ms\": 200", &f->rec);
+    assert_int_equal(rs_engine_nr_scripts(engine), 1);
+    struct rs_engine_script_stats st;
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_string_equal(st.script, helper_path());
+    assert_true(st.wait);
+    assert_int_equal(st.mode, RS_MODE_EXEC);
+    assert_int_equal(st.runs_started, 0);
+    assert_string_equal(st.last_error, "");
+
+    dispatch_mode(engine, RS_HOOK_LEASE4_RENEW, "exit=0");
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.runs_started, 1);
+    assert_int_equal(st.failed, 0);
+    assert_string_equal(st.last_error, "");
+
+    dispatch_mode(engine, RS_HOOK_LEASE4_RENEW, "exit=3");
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.runs_started, 2);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.runs_killed, 0);
+    assert_string_equal(st.last_error, "lease4_renew: exited with status 3");
+
+    /* Timed out: a kill and a failure, counted when Kea's thread goes on. */
+    dispatch_mode(engine, RS_HOOK_PKT4_RECEIVE, "sleep=60000");
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.runs_started, 3);
+    assert_int_equal(st.runs_killed, 1);
+    assert_int_equal(st.failed, 2);
+    assert_string_equal(st.last_error, "pkt4_receive: timed out and killed");
+    /* A waited-for script has no queue. */
+    assert_int_equal(st.events_queued, 0);
+    assert_int_equal(st.queue_depth, 0);
+    assert_int_equal(st.spool_depth, 0);
+    assert_int_equal(st.oldest_age_s, 0);
+    int64_t end = now_ms() + scaled_ms(2000);
+    while (count_children() > 0 && now_ms() < end)
+        sleep_ms(5);
+    rs_engine_free(engine);
+    assert_resources_back(&f->before);
+}
+
+static void test_stats_of_exec_failures(void **state)
+{
+    struct fixture *f = *state;
+    if (under_valgrind())
+        skip(); /* the failure cannot come back from posix_spawn() there (testutil.h) */
+    char *script = write_file(f->dir, "vanishing.sh", "#!/bin/sh\nexit 0\n", 0755);
+    char *json = NULL;
+    assert_true(asprintf(&json, "{\"script\": \"%s\", \"wait\": true}", script) > 0);
+    struct rs_engine *engine = engine_from_json(json, &f->rec);
+    assert_int_equal(unlink(script), 0);
+    dispatch_mode(engine, RS_HOOK_PKT4_RECEIVE, "exit=0");
+    struct rs_engine_script_stats st;
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.exec_failures, 1);
+    assert_int_equal(st.runs_started, 0);
+    assert_int_equal(st.failed, 0);
+    assert_non_null(strstr(st.last_error, "cannot execute: file not found"));
+    rs_engine_free(engine);
+    free(json);
+    free(script);
+    assert_resources_back(&f->before);
+}
+
+/* A script that holds each event until `gate` exists. */
+static char *gated_script(const char *dir, const char *gate)
+{
+    char *text = NULL;
+    assert_true(asprintf(&text, "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.01; done\n", gate) > 0);
+    char *script = write_file(dir, "gated.sh", text, 0755);
+    free(text);
+    return script;
+}
+
+static void test_stats_of_a_queue(void **state)
+{
+    struct fixture *f = *state;
+    char *gate = NULL;
+    assert_true(asprintf(&gate, "%s/gate", f->dir) > 0);
+    char *script = gated_script(f->dir, gate);
+    char *json = NULL;
+    assert_true(asprintf(&json,
+                         "{\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1, "
+                         "\"queue-limit\": 2}",
+                         script) > 0);
+    struct rs_engine *engine = engine_from_json(json, &f->rec);
+    for (int i = 0; i < 5; i++)
+        dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
+    struct rs_engine_script_stats st;
+    /* Two in memory (one of them running), three on disk only, all held by the gate. */
+    WAIT_STATS(engine, st, st.runs_started == 1);
+    assert_int_equal(st.runs_started, 1);
+    assert_false(st.wait);
+    assert_int_equal(st.events_queued, 5);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.queue_depth, 2);
+    assert_int_equal(st.spool_depth, 3);
+    assert_true(st.spool_bytes > 0);
+    /* The held event ages: a lower bound only. */
+    WAIT_STATS(engine, st, st.oldest_age_s >= 1);
+    assert_true(st.oldest_age_s >= 1);
+
+    free(write_file(f->dir, "gate", "", 0644));
+    WAIT_STATS(engine, st, st.delivered == 5 && st.queue_depth == 0 && st.spool_depth == 0);
+    assert_int_equal(st.delivered, 5);
+    assert_int_equal(st.queue_depth, 0);
+    assert_int_equal(st.spool_depth, 0);
+    assert_int_equal(st.oldest_age_s, 0);
+    assert_int_equal(st.runs_started, 5);
+    assert_int_equal(st.failed + st.dropped + st.dead_lettered, 0);
+    rs_engine_free(engine);
+    free(json);
+    free(script);
+    free(gate);
+    assert_resources_back(&f->before);
+}
+
+static void test_stats_of_drops(void **state)
+{
+    struct fixture *f = *state;
+    char *gate = NULL;
+    assert_true(asprintf(&gate, "%s/gate", f->dir) > 0);
+    char *script = gated_script(f->dir, gate);
+    char *json = NULL;
+    assert_true(asprintf(&json,
+                         "{\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1, "
+                         "\"queue-limit\": 1, \"on-full\": \"drop\"}",
+                         script) > 0);
+    struct rs_engine *engine = engine_from_json(json, &f->rec);
+    /* The first holds the only place in memory until the gate opens: the second is dropped. */
+    dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
+    dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
+    struct rs_engine_script_stats st;
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.events_queued, 1);
+    assert_int_equal(st.dropped, 1);
+    assert_string_equal(st.last_error, "lease4_select: queue full, event dropped");
+    free(write_file(f->dir, "gate", "", 0644));
+    WAIT_STATS(engine, st, st.delivered == 1);
+    assert_int_equal(st.delivered, 1);
+    rs_engine_free(engine);
+    free(json);
+    free(script);
+    free(gate);
+    assert_resources_back(&f->before);
+}
+
+static void test_stats_of_failed_deliveries(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_engine *engine =
+        engine_new("\"wait\": false, \"max-attempts\": 2, \"timeout-ms\": 200", &f->rec);
+    /* Killed by a signal twice: two failed attempts, then a dead letter. */
+    dispatch_mode(engine, RS_HOOK_LEASE4_RELEASE, "signal=9");
+    struct rs_engine_script_stats st;
+    WAIT_STATS(engine, st, st.dead_lettered == 1);
+    assert_int_equal(st.dead_lettered, 1);
+    assert_int_equal(st.failed, 2);
+    assert_int_equal(st.delivered, 0);
+    assert_non_null(strstr(st.last_error, "delivery failed 2 times (killed by a signal)"));
+    /* Timed out twice: two kills. */
+    dispatch_mode(engine, RS_HOOK_LEASE4_RELEASE, "sleep=60000");
+    WAIT_STATS(engine, st, st.dead_lettered == 2);
+    assert_int_equal(st.dead_lettered, 2);
+    assert_int_equal(st.runs_killed, 2);
+    assert_int_equal(st.failed, 4);
+    /* A non-zero exit is the script's answer: delivered. */
+    dispatch_mode(engine, RS_HOOK_LEASE4_RELEASE, "exit=1");
+    WAIT_STATS(engine, st, st.delivered == 1);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.failed, 4);
+    assert_int_equal(st.events_queued, 3);
+    assert_int_equal(st.runs_started, 5);
+    assert_int_equal(st.queue_depth, 0);
+    int64_t end = now_ms() + scaled_ms(3000);
+    while (count_children() > 0 && now_ms() < end)
+        sleep_ms(5);
+    rs_engine_free(engine);
+    assert_resources_back(&f->before);
+}
+
+static void test_stats_of_a_worker(void **state)
+{
+    struct fixture *f = *state;
+    /* Started at load; it exits at the end of the first event, unanswered. */
+    char *script =
+        write_file(f->dir, "dying-worker.sh",
+                   "#!/bin/sh\nwhile read -r line; do [ -n \"$line\" ] || exit 3; done\n", 0755);
+    char *json = NULL;
+    assert_true(asprintf(&json,
+                         "{\"script\": \"%s\", \"wait\": true, \"mode\": \"worker\", "
+                         "\"timeout-ms\": 5000}",
+                         script) > 0);
+    struct rs_engine *engine = engine_from_json(json, &f->rec);
+    struct rs_engine_script_stats st;
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.mode, RS_MODE_WORKER);
+    assert_int_equal(st.runs_started, 1);
+    assert_true(st.worker_pid > 0);
+    assert_int_equal(st.worker_restarts, 0);
+    dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_int_equal(st.failed, 1);
+    /* Once, or twice when a second start was allowed (a second after the first) and died too. */
+    assert_in_range(st.worker_restarts, 1, 2);
+    assert_int_equal(st.runs_started, st.worker_restarts);
+    assert_int_equal(st.runs_killed, 0);
+    assert_string_equal(st.last_error, "worker: the worker exited");
+    rs_engine_free(engine);
+    free(json);
+    free(script);
+    assert_resources_back(&f->before);
+}
+
 #define DISPATCH_THREADS 4
 #define DISPATCHES       2000
 
@@ -459,6 +698,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_on_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_failure_never_changes_course, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thousands_of_runs_leave_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_of_waited_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_of_exec_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_of_a_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_of_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_of_failed_deliveries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_of_a_worker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
