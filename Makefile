@@ -43,7 +43,7 @@ CXXFLAGS  ?= -O2 -g
 CORE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -iquote src $(WARNINGS) -Wstrict-prototypes -Wmissing-prototypes
 KEA_CXXFLAGS := -std=c++17 -fPIC $(WARNINGS) -Isrc -I$(KEA_INCLUDE) $(KEA_COMPAT) -pthread \
                 -DRS_KEA_HOOKS_VERSION=$(KEA_HOOKS_VERSION)
-KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -l$(KEA_DHCP_LIB) -lkea-hooks -lkea-log \
+KEA_LIBS := $(if $(KEA_LIB),-L$(KEA_LIB)) -lkea-dhcpsrv -l$(KEA_DHCP_LIB) -lkea-hooks -lkea-stats -lkea-log \
             -lkea-util -lkea-asiolink -lkea-cc -lkea-exceptions $(KEA_TLS_LIBS) -pthread
 
 # The core: src/core, and the parts with rooms of their own (src/spool). No Kea include.

@@ -8,6 +8,7 @@
 #include "kea_version.h"
 #include "logger.h"
 #include "replay.h"
+#include "stats.h"
 
 extern "C" {
 #include "core/engine.h"
@@ -164,6 +165,7 @@ std::string loggable(const isc::data::ConstElementPtr &params)
 int fail_load(const std::string &why)
 {
     runscript::log(RS_MSG_LOAD_FAILED, why.c_str());
+    runscript::stats_stop();
     rs_engine_free(engine);
     engine = nullptr;
     return 1;
@@ -219,6 +221,7 @@ int load(LibraryHandle &handle)
         }
         register_callouts(handle);
         register_replay(handle);
+        runscript::stats_start(handle, engine);
         runscript::log(RS_MSG_LOADED, loggable(params).c_str());
         run_lifecycle_scripts(RS_HOOK_LOAD);
         return 0;
@@ -233,6 +236,7 @@ int unload()
 {
     try {
         runscript::replay_stop();
+        runscript::stats_stop();
         if (engine)
             run_lifecycle_scripts(RS_HOOK_UNLOAD);
         rs_engine_free(engine);
