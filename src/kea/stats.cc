@@ -86,11 +86,12 @@ void publish()
                 continue;
             const uint64_t now = snap.*STATS[s].field;
             uint64_t &last = published[i][s];
-            if (now == last)
-                continue; // a sample per statistic per second would only crowd Kea's samples out
-            if (STATS[s].counter)
+            // A gauge is set every time, so that one an operator reset shows its value again
+            // within a second; a counter only when it moved: a delta of 0 would add a sample
+            // and nothing else.
+            if (STATS[s].counter && now != last)
                 mgr.addValue(stat_name(i, STATS[s]), static_cast<int64_t>(now - last));
-            else
+            else if (!STATS[s].counter)
                 mgr.setValue(stat_name(i, STATS[s]), static_cast<int64_t>(now));
             last = now;
         }
