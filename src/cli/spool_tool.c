@@ -81,7 +81,7 @@ static int open_spool(const char *dir, struct rs_spool **spool)
         fprintf(stderr, "kea-runscript-spool: %s: not a spool directory\n", dir);
         return -ENOTDIR;
     }
-    struct rs_spool_config config = {dir, 0, 0};
+    struct rs_spool_config config = {dir, 0, 0, 0};
     struct rs_spool_recovery found;
     int rc = rs_spool_open(spool, &config, &found);
     if (rc == -EBUSY)

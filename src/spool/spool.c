@@ -512,7 +512,7 @@ static int write_delivered(struct rs_spool *s, const uint64_t seqs[], size_t cou
 
 /* Two processes appending to one spool would interleave their sequence numbers: the second one
  * to come waits a little (a reconfiguration may still be closing it), then is refused. */
-static int take_lock(struct rs_spool *s)
+static int take_lock(struct rs_spool *s, unsigned wait_ms)
 {
     s->lock_fd = openat(s->dir_fd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0)
@@ -522,7 +522,7 @@ static int take_lock(struct rs_spool *s)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
-        if (waited >= LOCK_WAIT_MS)
+        if (waited >= (int)wait_ms)
             return -EBUSY;
         nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
     }
@@ -554,7 +554,7 @@ int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
     s->write_fd = s->read_fd = s->lock_fd = -1;
     s->next_seq = 1;
     pthread_mutex_init(&s->lock, NULL);
-    int rc = take_lock(s);
+    int rc = take_lock(s, config->lock_wait_ms ? config->lock_wait_ms : LOCK_WAIT_MS);
     if (!rc)
         rc = list_segments(s);
     if (!rc && s->nr_segments)
@@ -812,6 +812,44 @@ int rs_spool_ack(struct rs_spool *s, const struct rs_spool_pos *pos)
     pthread_mutex_unlock(&s->lock);
 
     int rc = write_cursor(s, mark.seq + 1, cursor_segment, cursor_offset);
+    for (size_t i = 0; !rc && i < spent; i++) {
+        char name[SEGMENT_NAME_LEN + 1];
+        segment_name(name, spent_seqs[i]);
+        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
+            rc = -errno;
+    }
+    free(spent_seqs);
+    return rc;
+}
+
+int rs_spool_ack_all(struct rs_spool *s)
+{
+    /* As rs_spool_ack() of the last record when it drains the spool: the cursor points at the
+     * segment the next append begins, and every segment there is goes. */
+    pthread_mutex_lock(&s->lock);
+    if (s->write_fd >= 0)
+        close(s->write_fd);
+    s->write_fd = -1;
+    s->cursor_seq = s->cursor_segment = s->next_seq;
+    s->cursor_offset = 0;
+    size_t spent = s->nr_segments;
+    uint64_t *spent_seqs = spent ? malloc(spent * sizeof(*spent_seqs)) : NULL;
+    if (spent && !spent_seqs) {
+        pthread_mutex_unlock(&s->lock);
+        return -ENOMEM; /* the cursor alone would do, but the disk would stay taken */
+    }
+    for (size_t i = 0; i < spent; i++)
+        spent_seqs[i] = s->segments[i].first_seq;
+    s->nr_segments = 0;
+    s->total_bytes = 0;
+    uint64_t next_seq = s->next_seq;
+    pthread_mutex_unlock(&s->lock);
+
+    read_from(s, next_seq, 0);
+    s->nr_delivered = 0; /* all behind the cursor now */
+    int rc = write_cursor(s, next_seq, next_seq, 0);
+    if (!rc)
+        rc = write_delivered(s, NULL, 0);
     for (size_t i = 0; !rc && i < spent; i++) {
         char name[SEGMENT_NAME_LEN + 1];
         segment_name(name, spent_seqs[i]);

@@ -54,6 +54,7 @@ struct rs_spool_config {
     const char *dir;        /* created (mode 0700) if missing; its parent must exist */
     uint64_t limit_bytes;   /* the segments' total size, at most; 0: no limit */
     uint64_t segment_bytes; /* 0: RS_SPOOL_DEFAULT_SEGMENT_BYTES */
+    unsigned lock_wait_ms;  /* how long opening waits for another holder; 0: 2000 ms */
 };
 
 struct rs_spool;
@@ -66,8 +67,8 @@ struct rs_spool_recovery {
 
 /* Opens (creating if need be) the spool in config->dir and finds where it left off. -ENOTDIR,
  * -EACCES, -EROFS...: the directory cannot be used; -EBUSY: another process has it open (it is
- * given 2 s to close it). A damaged or empty cursor file is no error: reading then starts at the
- * oldest record there is (delivered again rather than lost). */
+ * given lock_wait_ms to close it). A damaged or empty cursor file is no error: reading then starts
+ * at the oldest record there is (delivered again rather than lost). */
 int rs_spool_open(struct rs_spool **out, const struct rs_spool_config *config,
                   struct rs_spool_recovery *recovery);
 
@@ -107,6 +108,11 @@ void rs_spool_rewind(struct rs_spool *spool);
 /* Every record up to the one at `pos` (included) was delivered: the cursor moves past it, and
  * spent segments are removed. A position at or before the cursor changes nothing. */
 int rs_spool_ack(struct rs_spool *spool, const struct rs_spool_pos *pos);
+
+/* Every record appended so far is acknowledged without being read (an operator dropped them):
+ * the cursor moves past the last one and every segment is removed, however many records they
+ * hold: the work is one cursor write and one unlink per segment. Reader thread. */
+int rs_spool_ack_all(struct rs_spool *spool);
 
 /* Records past the cursor that were delivered (out of order) and must not be read again: kept in
  * the file "delivered" (replaced whole; removed when `count` is 0) for the next open, whose reader

@@ -848,7 +848,7 @@ static size_t read_dead_letters(struct fixture *f, char *hook, size_t hook_size,
 {
     char *dir = NULL;
     assert_true(asprintf(&dir, "%s/" RS_QUEUE_DEAD_LETTERS, f->spool) > 0);
-    struct rs_spool_config sc = {dir, 0, 0};
+    struct rs_spool_config sc = {dir, 0, 0, 0};
     struct rs_spool_recovery found;
     struct rs_spool *spool = NULL;
     assert_int_equal(rs_spool_open(&spool, &sc, &found), 0);

@@ -40,7 +40,7 @@ static int teardown(void **state)
 static struct rs_spool *open_spool(struct fixture *f, uint64_t limit, uint64_t segment_bytes,
                                    struct rs_spool_recovery *recovery)
 {
-    struct rs_spool_config config = {f->dir, limit, segment_bytes};
+    struct rs_spool_config config = {f->dir, limit, segment_bytes, 0};
     struct rs_spool_recovery ignored;
     struct rs_spool *spool = NULL;
     assert_int_equal(rs_spool_open(&spool, &config, recovery ? recovery : &ignored), 0);
@@ -355,7 +355,7 @@ static void test_one_holder_at_a_time(void **state)
     struct fixture *f = *state;
     struct rs_spool *spool = open_spool(f, 0, 0, NULL);
     append(spool, 0);
-    struct rs_spool_config config = {f->dir, 0, 0};
+    struct rs_spool_config config = {f->dir, 0, 0, 0};
     struct rs_spool_recovery recovery;
     struct rs_spool *other = NULL;
     int64_t t0 = now_ms();
@@ -366,6 +366,58 @@ static void test_one_holder_at_a_time(void **state)
     spool = open_spool(f, 0, 0, NULL);
     expect_read(spool, 0);
     rs_spool_close(spool);
+    assert_resources_back(&f->before);
+}
+
+/* Dropping everything: no record is read, every segment goes, the cursor survives a reopen, and
+ * sequence numbers go on where they were. */
+static void test_ack_all_without_reading(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_spool *spool = open_spool(f, 0, 256, NULL);
+    for (int n = 0; n < 20; n++)
+        append(spool, n);
+    assert_true(count_segments(f) > 1);
+    expect_read(spool, 0); /* a reader half-way is no matter */
+    assert_int_equal(rs_spool_ack_all(spool), 0);
+    assert_int_equal(count_segments(f), 0);
+    struct rs_spool_stats stats;
+    rs_spool_stats(spool, &stats);
+    assert_int_equal(stats.records, 0);
+    assert_int_equal(stats.bytes, 0);
+    expect_nothing(spool);
+    append(spool, 20);
+    struct rs_spool_pos pos = expect_read(spool, 20);
+    assert_int_equal(pos.seq, 21);
+    rs_spool_close(spool);
+    struct rs_spool_recovery recovery;
+    spool = open_spool(f, 0, 256, &recovery);
+    assert_int_equal(recovery.records, 1);
+    expect_read(spool, 20);
+    expect_nothing(spool);
+    /* An empty spool: nothing to do, and no harm. */
+    assert_int_equal(rs_spool_ack_all(spool), 0);
+    assert_int_equal(rs_spool_ack_all(spool), 0);
+    rs_spool_close(spool);
+    spool = open_spool(f, 0, 256, &recovery);
+    assert_int_equal(recovery.records, 0);
+    rs_spool_close(spool);
+    assert_resources_back(&f->before);
+}
+
+/* A caller that must not wait long (an operator's command on Kea's main thread) says so. */
+static void test_lock_wait_is_the_callers(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_spool *spool = open_spool(f, 0, 0, NULL);
+    struct rs_spool_config config = {f->dir, 0, 0, 100};
+    struct rs_spool_recovery recovery;
+    struct rs_spool *other = NULL;
+    assert_int_equal(rs_spool_open(&other, &config, &recovery), -EBUSY);
+    assert_null(other);
+    rs_spool_close(spool);
+    assert_int_equal(rs_spool_open(&other, &config, &recovery), 0);
+    rs_spool_close(other);
     assert_resources_back(&f->before);
 }
 
@@ -558,7 +610,7 @@ static void test_unusable_directory(void **state)
     assert_true(asprintf(&missing, "%s/no/such/dir", f->root) > 0);
     free(write_file(f->root, "file", "", 0600));
     assert_true(asprintf(&under_file, "%s/file/spool", f->root) > 0);
-    struct rs_spool_config config = {missing, 0, 0};
+    struct rs_spool_config config = {missing, 0, 0, 0};
     assert_int_equal(rs_spool_open(&spool, &config, &recovery), -ENOENT);
     config.dir = under_file;
     assert_int_equal(rs_spool_open(&spool, &config, &recovery), -ENOTDIR);
@@ -659,6 +711,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delivered_out_of_order_are_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drained_spool_gives_space_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_holder_at_a_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_all_without_reading, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_wait_is_the_callers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unfinished_record_is_cut_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll_over_and_go_once_delivered, setup,
                                         teardown),
