@@ -66,6 +66,7 @@ struct rs_queue {
     struct rs_spool_pos memory_tail;
     bool feeder_behind;
     bool stopping;
+    bool paused; /* rs_queue_pause(): no item starts, no event goes to memory */
     int64_t drain_deadline_ms;
     pthread_t feeder;
     struct rs_queue_stats stats;
@@ -254,7 +255,7 @@ static int append_dead_letter(struct rs_queue *q, const void *data, size_t len)
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s/" RS_QUEUE_DEAD_LETTERS, q->spool_dir) >= (int)sizeof(dir))
         return -ENAMETOOLONG;
-    struct rs_spool_config sc = {dir, q->config.spool_limit_bytes, 0};
+    struct rs_spool_config sc = {dir, q->config.spool_limit_bytes, 0, 0};
     struct rs_spool_recovery found;
     struct rs_spool *dead;
     int rc = rs_spool_open(&dead, &sc, &found);
@@ -479,7 +480,8 @@ static void *lane_main(void *arg)
             pthread_mutex_lock(&q->lock);
             continue;
         }
-        if (!item || item->home_lane != lane || item->running || !item_ready(q, item)) {
+        if (!item || q->paused || item->home_lane != lane || item->running ||
+            !item_ready(q, item)) {
             wait_until(q, &q->changed, 0);
             continue;
         }
@@ -591,7 +593,8 @@ static void *feeder_main(void *arg)
     for (;;) {
         if (q->stopping)
             break;
-        if (!q->backlog || q->waiting >= q->config.limit) {
+        /* Paused: what is on disk stays there, so that memory keeps its room for nothing. */
+        if (!q->backlog || q->paused || q->waiting >= q->config.limit) {
             wait_until(q, &q->room, 0);
             continue;
         }
@@ -642,7 +645,7 @@ static void *feeder_main(void *arg)
 static int open_spool(struct rs_queue *q)
 {
     struct rs_spool_recovery found;
-    struct rs_spool_config sc = {q->spool_dir, q->config.spool_limit_bytes, 0};
+    struct rs_spool_config sc = {q->spool_dir, q->config.spool_limit_bytes, 0, 0};
     int rc = rs_spool_open(&q->spool, &sc, &found);
     if (rc)
         return rc;
@@ -776,7 +779,8 @@ static void wait_for_room(struct rs_queue *q, const char *hook)
         pthread_mutex_lock(&q->lock);
     }
     int64_t deadline = rs_now_ms() + RS_QUEUE_BLOCK_MAX_MS;
-    while (q->waiting >= q->config.limit && !q->backlog && !q->stopping && rs_now_ms() < deadline)
+    while (q->waiting >= q->config.limit && !q->backlog && !q->stopping && !q->paused &&
+           rs_now_ms() < deadline)
         wait_until(q, &q->room, deadline);
 }
 
@@ -798,7 +802,8 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
     item->lanes = lanes_of(q, keys, nr_keys);
 
     pthread_mutex_lock(&q->lock);
-    bool full = q->waiting >= q->config.limit;
+    /* Paused, every event goes to the spool: nothing to drop or wait for. */
+    bool full = q->waiting >= q->config.limit && !q->paused;
     if (full && !q->backlog && !q->stopping && q->config.on_full == RS_ON_FULL_DROP) {
         unsigned long long dropped = ++q->stats.dropped;
         pthread_mutex_unlock(&q->lock);
@@ -820,7 +825,7 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
     pthread_mutex_lock(&q->push_lock);
     pthread_mutex_lock(&q->lock);
     /* At unload too: the event then waits on disk for the next start. */
-    bool to_memory = q->waiting < q->config.limit && !q->backlog && !q->stopping;
+    bool to_memory = q->waiting < q->config.limit && !q->backlog && !q->stopping && !q->paused;
     pthread_mutex_unlock(&q->lock);
     struct rs_spool_pos pos = {0};
     rc = rs_spool_append(q->spool, item->data, item->len, &pos);
@@ -861,7 +866,7 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
         }
         backlog = q->backlog;
     }
-    bool log_start = first && !q->stopping && worth_logging(q->spills);
+    bool log_start = first && !q->stopping && !q->paused && worth_logging(q->spills);
     pthread_mutex_unlock(&q->lock);
     pthread_mutex_unlock(&q->push_lock);
 
@@ -903,10 +908,167 @@ void rs_queue_stats(struct rs_queue *q, struct rs_queue_stats *stats)
     stats->waiting = q->waiting - q->running - done;
     stats->running = q->running;
     stats->backlog = q->backlog;
+    stats->paused = q->paused;
     pthread_mutex_unlock(&q->lock);
     struct rs_spool_stats ss;
     rs_spool_stats(q->spool, &ss);
     stats->spool_bytes = ss.bytes;
+}
+
+bool rs_queue_pause(struct rs_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool was = q->paused;
+    q->paused = true;
+    /* A Kea thread waiting for room ("block") goes on to the spool at once. */
+    pthread_cond_broadcast(&q->room);
+    pthread_mutex_unlock(&q->lock);
+    if (!was)
+        rs_log(q->log, RS_MSG_SPOOL,
+               "%s: paused: deliveries under way finish, new events wait in the spool %s "
+               "until it is resumed",
+               q->script, q->spool_dir);
+    return !was;
+}
+
+bool rs_queue_resume(struct rs_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    bool was = q->paused;
+    q->paused = false;
+    unsigned long long backlog = q->backlog;
+    pthread_cond_broadcast(&q->changed); /* the lanes */
+    pthread_cond_broadcast(&q->room);    /* the feeder */
+    pthread_mutex_unlock(&q->lock);
+    if (was)
+        rs_log(q->log, RS_MSG_SPOOL, "%s: resumed; %llu events wait in the spool", q->script,
+               backlog);
+    return was;
+}
+
+/* --- dead letters, for an operator's command --- */
+
+/* Opens the dead letters' spool, waiting RS_QUEUE_DEAD_LETTERS_LOCK_MS at most for a lane that
+ * adds one (or kea-runscript-spool list). -ENOENT: there is none (not even the directory). */
+static int open_dead_letters(struct rs_queue *q, struct rs_spool **out)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s/" RS_QUEUE_DEAD_LETTERS, q->spool_dir) >= (int)sizeof(dir))
+        return -ENAMETOOLONG;
+    if (access(dir, F_OK) < 0)
+        return -errno;
+    struct rs_spool_config sc = {dir, q->config.spool_limit_bytes, 0,
+                                 RS_QUEUE_DEAD_LETTERS_LOCK_MS};
+    struct rs_spool_recovery found;
+    return rs_spool_open(out, &sc, &found);
+}
+
+int rs_queue_dead_letters_list(struct rs_queue *q, size_t max,
+                               void (*fn)(void *ctx, uint64_t seq,
+                                          const struct rs_event_record *ev),
+                               void *ctx, uint64_t *total)
+{
+    *total = 0;
+    struct rs_spool *dead;
+    int rc = open_dead_letters(q, &dead);
+    if (rc)
+        return rc == -ENOENT ? 0 : rc;
+    struct rs_spool_stats ss;
+    rs_spool_stats(dead, &ss);
+    *total = ss.records;
+    uint64_t bytes = 0;
+    for (size_t n = 0; n < max && bytes < RS_QUEUE_DEAD_LETTERS_MAX_BYTES; n++) {
+        struct rs_spool_record record;
+        if ((rc = rs_spool_read(dead, &record)) != 0)
+            break;
+        bytes += record.len;
+        struct rs_event_record ev;
+        bool readable = rs_event_record_decode(record.data, record.len, &ev) == 0;
+        fn(ctx, record.pos.seq, readable ? &ev : NULL);
+        if (readable)
+            rs_event_record_release(&ev);
+        free(record.data);
+    }
+    rs_spool_close(dead);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* A dead letter back in the queue: on disk only, behind everything queued now (in memory or in
+ * the spool), for the feeder to load in order. Called without the lock. */
+static int requeue(struct rs_queue *q, const void *data, size_t len)
+{
+    /* Under `push_lock`, as a push: the spool's order and memory's must be one. */
+    pthread_mutex_lock(&q->push_lock);
+    int rc = rs_spool_append(q->spool, data, len, NULL);
+    if (rc == 0) {
+        pthread_mutex_lock(&q->lock);
+        q->stats.queued++;
+        q->stats.spooled++;
+        if (q->backlog++ == 0)
+            pthread_cond_broadcast(&q->room);
+        pthread_mutex_unlock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->push_lock);
+    return rc;
+}
+
+int rs_queue_dead_letters_retry(struct rs_queue *q, size_t max, uint64_t *moved, uint64_t *left)
+{
+    *moved = *left = 0;
+    struct rs_spool *dead;
+    int rc = open_dead_letters(q, &dead);
+    if (rc)
+        return rc == -ENOENT ? 0 : rc;
+    struct rs_spool_pos last = {0};
+    uint64_t bytes = 0;
+    while (*moved < max && bytes < RS_QUEUE_DEAD_LETTERS_MAX_BYTES) {
+        struct rs_spool_record record;
+        if ((rc = rs_spool_read(dead, &record)) != 0)
+            break;
+        /* A fresh start: max-attempts more tries, as for a new event. */
+        rs_event_record_set_attempts(record.data, record.len, 0);
+        rc = requeue(q, record.data, record.len);
+        free(record.data);
+        if (rc)
+            break; /* the spool is full: this one and the rest stay dead letters */
+        last = record.pos;
+        bytes += record.len;
+        ++*moved;
+    }
+    if (rc == -ENOENT)
+        rc = 0;
+    /* Only now out of the dead letters: a crash before this delivers them twice, never not at
+     * all. */
+    int ack_rc = last.seq ? rs_spool_ack(dead, &last) : 0;
+    struct rs_spool_stats ss;
+    rs_spool_stats(dead, &ss);
+    *left = ss.records;
+    rs_spool_close(dead);
+    if (*moved)
+        rs_log(q->log, RS_MSG_SPOOL,
+               "%s: %llu dead letters queued again, behind the events waiting; %llu left in "
+               "%s/" RS_QUEUE_DEAD_LETTERS,
+               q->script, (unsigned long long)*moved, (unsigned long long)*left, q->spool_dir);
+    return rc ? rc : ack_rc;
+}
+
+int rs_queue_dead_letters_drop(struct rs_queue *q, uint64_t *dropped)
+{
+    *dropped = 0;
+    struct rs_spool *dead;
+    int rc = open_dead_letters(q, &dead);
+    if (rc)
+        return rc == -ENOENT ? 0 : rc;
+    struct rs_spool_stats ss;
+    rs_spool_stats(dead, &ss);
+    rc = rs_spool_ack_all(dead);
+    rs_spool_close(dead);
+    if (!rc) {
+        *dropped = ss.records;
+        rs_log(q->log, RS_MSG_SPOOL, "%s: %llu dead letters dropped from %s/" RS_QUEUE_DEAD_LETTERS,
+               q->script, (unsigned long long)ss.records, q->spool_dir);
+    }
+    return rc;
 }
 
 /* What a stop leaves: the spool acknowledged up to the first event not delivered, those

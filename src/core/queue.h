@@ -107,10 +107,53 @@ struct rs_queue_stats {
     int64_t oldest_ms;    /* rs_now_ms() when the oldest event not delivered came into memory
                            * (queued, or loaded back from the spool); 0: none in memory */
     uint64_t spool_bytes; /* the spool's size on disk */
+    bool paused;          /* rs_queue_pause() */
 };
 
 /* A snapshot; takes the queue's lock briefly (as a push does), never waits for a delivery. */
 void rs_queue_stats(struct rs_queue *queue, struct rs_queue_stats *stats);
+
+/*
+ * Pausing: an operator holds a script's deliveries (it is being mended, or what it talks to is
+ * down) without losing its events. Once paused, no delivery starts (those under way finish) and
+ * every new event goes to the spool only, none to memory (so "spool-depth" grows; one the spool
+ * refuses is dropped, as when memory is full). Resuming delivers what waits in memory, then what
+ * waits in the spool, in the order queued, each once. A stop while paused leaves them all in the
+ * spool for the next start, which is not paused. Any thread; neither waits for a delivery. Each
+ * returns whether the state changed (false: it was paused already, or not paused).
+ */
+bool rs_queue_pause(struct rs_queue *queue);
+bool rs_queue_resume(struct rs_queue *queue);
+
+/*
+ * The dead letters (RS_QUEUE_DEAD_LETTERS under the spool directory), for an operator's command
+ * on Kea's main thread: each opens their spool while it works, waiting
+ * RS_QUEUE_DEAD_LETTERS_LOCK_MS at most for a lane that is adding one, or for kea-runscript-spool
+ * reading them (-EBUSY then). The work is bounded: `max` records read at most, and
+ * RS_QUEUE_DEAD_LETTERS_MAX_BYTES of them; a drop removes whole segment files unread.
+ *
+ * list: calls `fn` for the first `max` dead letters (fewer past the bytes), oldest first (`ev`
+ * NULL for one that cannot be decoded), and gives how many there are in all. None at all is 0
+ * dead letters, not an error.
+ *
+ * retry: moves up to `max` of them, oldest first, back into the queue with their attempts reset,
+ * behind every event queued now (so after later events about the same lease: they were set
+ * aside); they leave the dead letters once all are in the queue's spool (a crash in between
+ * queues them twice, never loses them). Stops early when the queue's spool refuses one, which
+ * stays. `left`: how many remain.
+ *
+ * drop: deletes them all; `dropped` says how many.
+ */
+#define RS_QUEUE_DEAD_LETTERS_LOCK_MS   200
+#define RS_QUEUE_DEAD_LETTERS_MAX_BYTES (64u << 20)
+struct rs_event_record;
+int rs_queue_dead_letters_list(struct rs_queue *queue, size_t max,
+                               void (*fn)(void *ctx, uint64_t seq,
+                                          const struct rs_event_record *ev),
+                               void *ctx, uint64_t *total);
+int rs_queue_dead_letters_retry(struct rs_queue *queue, size_t max, uint64_t *moved,
+                                uint64_t *left);
+int rs_queue_dead_letters_drop(struct rs_queue *queue, uint64_t *dropped);
 
 /* Stops taking events out, lets deliveries under way finish within `drain_ms`, then kills what
  * still runs, joins the threads and frees the queue. What was not delivered stays in the spool

@@ -1117,6 +1117,262 @@ static void test_deliver_stop_after_drain(void **state)
     assert_clean(f);
 }
 
+/* Paused: the delivery under way finishes, nothing else starts, every new event goes to the
+ * spool (not memory); resumed: all delivered, in order, once each. */
+static void test_pause_spools_and_resume_delivers_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct sink *s = &sink;
+    sink_init(s);
+    struct rs_queue *q = deliver_queue_start(f, &sink, 100);
+    const char *key[] = {"10.0.0.1"};
+    assert_int_equal(push(f, q, 0, NULL, false, key, 1), 0);
+    sink_wait_held(s);
+    for (int seq = 1; seq < 4; seq++) /* in memory, behind the one under way */
+        assert_int_equal(push(f, q, seq, NULL, false, key, 1), 0);
+    assert_true(rs_queue_pause(q));
+    assert_false(rs_queue_pause(q));
+    enum { EVENTS = 40 };
+    for (int seq = 4; seq < EVENTS; seq++)
+        assert_int_equal(push(f, q, seq, NULL, false, seq % 3 ? key : NULL, seq % 3 ? 1 : 0), 0);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_true(stats.paused);
+    assert_int_equal(stats.backlog, EVENTS - 4);
+    assert_int_equal(stats.spooled, EVENTS - 4);
+    assert_int_equal(stats.waiting, 3);
+    /* The delivery under way finishes; the three in memory wait. */
+    sink_release(s);
+    wait_delivered(q, 1, 10000);
+    sleep_ms(100);
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.delivered, 1);
+    assert_int_equal(stats.waiting, 3);
+    assert_int_equal(stats.backlog, EVENTS - 4);
+    assert_true(rs_queue_resume(q));
+    assert_false(rs_queue_resume(q));
+    wait_delivered(q, EVENTS, 10000);
+    rs_queue_stats(q, &stats);
+    assert_false(stats.paused);
+    assert_int_equal(stats.backlog, 0);
+    queue_stop(f, 5000);
+    assert_int_equal(s->bad, 0);
+    assert_int_equal(s->nr, EVENTS);
+    for (int i = 0; i < EVENTS; i++)
+        assert_int_equal(s->seqs[i], i);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL, ": paused: "), 1);
+    assert_int_equal(rec_count_text(&f->rec, RS_MSG_SPOOL, ": resumed; 36 events wait"), 1);
+    /* Pausing is no reason to say memory is full. */
+    assert_int_equal(rec_count(&f->rec, RS_MSG_QUEUE_FULL), 0);
+    assert_clean(f);
+}
+
+/* Scripts run side by side on several lanes: paused, none starts; resumed, each key's events
+ * run one after the other, in the order queued. */
+static void test_pause_keeps_per_key_order_on_lanes(void **state)
+{
+    struct fixture *f = *state;
+    enum { LANES = 4, EVENTS = 24 };
+    char keys[LANES][32];
+    keys_on_lanes(keys, LANES);
+    struct rs_queue *q = queue_start(f, LANES, 4, RS_ON_FULL_DROP);
+    assert_true(rs_queue_pause(q));
+    for (int seq = 0; seq < EVENTS; seq++) {
+        const char *key[] = {keys[seq % LANES]};
+        /* "drop" drops nothing while paused: all go to the spool. */
+        assert_int_equal(push(f, q, seq, NULL, false, key, 1), 0);
+    }
+    sleep_ms(100);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.delivered, 0);
+    assert_int_equal(stats.dropped, 0);
+    assert_int_equal(stats.backlog, EVENTS);
+    assert_int_equal(count_lines(f->log), 0);
+    rs_queue_resume(q);
+    wait_delivered(q, EVENTS, 20000);
+    queue_stop(f, 5000);
+    struct run_log log = read_log(f);
+    assert_int_equal(count_records(&log, false), EVENTS);
+    for (int lane = 0; lane < LANES; lane++) {
+        int seqs[EVENTS / LANES];
+        for (int i = 0; i < EVENTS / LANES; i++)
+            seqs[i] = lane + i * LANES;
+        assert_sequential(&log, seqs, EVENTS / LANES);
+    }
+    free(log.items);
+    assert_clean(f);
+}
+
+/* A stop while paused leaves every event in the spool; the next start, not paused, delivers them
+ * in order. */
+static void test_stop_while_paused_leaves_them_in_the_spool(void **state)
+{
+    struct fixture *f = *state;
+    struct sink *s = &sink;
+    sink_init(s);
+    sink_release(s);
+    struct rs_queue *q = deliver_queue_start(f, &sink, 100);
+    rs_queue_pause(q);
+    for (int seq = 0; seq < 5; seq++)
+        assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
+    queue_stop(f, 5000);
+    assert_int_equal(s->calls, 0);
+    assert_int_equal(
+        rec_count_text(&f->rec, RS_MSG_SPOOL, ": 5 events not yet delivered stay in the spool "),
+        1);
+    q = deliver_queue_start(f, &sink, 100);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_false(stats.paused);
+    wait_delivered(q, 5, 10000);
+    queue_stop(f, 5000);
+    assert_int_equal(s->nr, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s->seqs[i], i);
+    assert_clean(f);
+}
+
+struct listed {
+    int n;
+    uint64_t seqs[8];
+    char hooks[8][16];
+    unsigned attempts[8];
+};
+
+static void list_one(void *ctx, uint64_t seq, const struct rs_event_record *ev)
+{
+    struct listed *l = ctx;
+    assert_non_null(ev);
+    assert_true(l->n < 8);
+    l->seqs[l->n] = seq;
+    snprintf(l->hooks[l->n], sizeof(l->hooks[0]), "%s", ev->hook);
+    l->attempts[l->n] = ev->attempts;
+    l->n++;
+}
+
+/* Dead letters, as an operator's command sees them: listed (capped, with the total), queued
+ * again once the fault is mended (behind what waits, attempts afresh, delivered once), dropped. */
+static void test_dead_letters_list_retry_drop(void **state)
+{
+    struct fixture *f = *state;
+    struct sink *s = &sink;
+    sink_init(s);
+    sink_release(s);
+    struct rs_queue *q = deliver_queue_start(f, &sink, 100);
+    struct listed l = {0};
+    uint64_t total = 1, moved = 1, left = 1, dropped = 1;
+    /* None yet: no error, and nothing made on disk. */
+    assert_int_equal(rs_queue_dead_letters_list(q, 10, list_one, &l, &total), 0);
+    assert_int_equal(total, 0);
+    assert_int_equal(rs_queue_dead_letters_retry(q, 10, &moved, &left), 0);
+    assert_int_equal(moved + left, 0);
+    assert_int_equal(rs_queue_dead_letters_drop(q, &dropped), 0);
+    assert_int_equal(dropped, 0);
+    char *dead_dir = NULL;
+    assert_true(asprintf(&dead_dir, "%s/" RS_QUEUE_DEAD_LETTERS, f->spool) > 0);
+    assert_int_equal(access(dead_dir, F_OK), -1);
+
+    /* Three poisoned: 2, 5 and 7 all "kill the worker" while s->poison says so. */
+    for (int seq = 0; seq < 10; seq++) {
+        pthread_mutex_lock(&s->lock);
+        s->poison = seq == 2 || seq == 5 || seq == 7 ? seq : -1;
+        pthread_mutex_unlock(&s->lock);
+        assert_int_equal(push(f, q, seq, NULL, false, NULL, 0), 0);
+        struct rs_queue_stats stats;
+        int64_t end = now_ms() + scaled_ms(10000);
+        do {
+            sleep_ms(2);
+            rs_queue_stats(q, &stats);
+        } while (stats.delivered + stats.dead < (unsigned long long)seq + 1 && now_ms() < end);
+    }
+    pthread_mutex_lock(&s->lock);
+    s->poison = -1;
+    pthread_mutex_unlock(&s->lock);
+    wait_delivered(q, 7, 10000);
+
+    assert_int_equal(rs_queue_dead_letters_list(q, 2, list_one, &l, &total), 0);
+    assert_int_equal(total, 3);
+    assert_int_equal(l.n, 2); /* capped */
+    assert_string_equal(l.hooks[0], "hook2");
+    assert_string_equal(l.hooks[1], "hook5");
+    assert_int_equal(l.attempts[0], 3);
+    assert_true(l.seqs[0] < l.seqs[1]);
+
+    /* Two queued again: behind event 10, which waits in memory meanwhile. */
+    rs_queue_pause(q);
+    assert_int_equal(push(f, q, 10, NULL, false, NULL, 0), 0);
+    assert_int_equal(rs_queue_dead_letters_retry(q, 2, &moved, &left), 0);
+    assert_int_equal(moved, 2);
+    assert_int_equal(left, 1);
+    rs_queue_resume(q);
+    wait_delivered(q, 10, 10000);
+    assert_int_equal(s->bad, 0);
+    assert_int_equal(s->nr, 10);
+    int expect[] = {0, 1, 3, 4, 6, 8, 9, 10, 2, 5};
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(s->seqs[i], expect[i]);
+    l.n = 0;
+    assert_int_equal(rs_queue_dead_letters_list(q, 10, list_one, &l, &total), 0);
+    assert_int_equal(total, 1);
+    assert_string_equal(l.hooks[0], "hook7");
+
+    assert_int_equal(rs_queue_dead_letters_drop(q, &dropped), 0);
+    assert_int_equal(dropped, 1);
+    assert_int_equal(rs_queue_dead_letters_list(q, 10, list_one, &l, &total), 0);
+    assert_int_equal(total, 0);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.dead, 3);
+    assert_int_equal(stats.queued, 13);
+    queue_stop(f, 5000);
+    /* Nothing delivered twice after a restart either. */
+    sink_init(s);
+    sink_release(s);
+    q = deliver_queue_start(f, &sink, 100);
+    queue_stop(f, 5000);
+    assert_int_equal(s->calls, 0);
+    free(dead_dir);
+    assert_clean(f);
+}
+
+/* A dead letter stays one while kea-runscript-spool reads them: the command says busy, at once
+ * rather than after the spool's usual wait. */
+static void test_dead_letters_busy(void **state)
+{
+    struct fixture *f = *state;
+    struct sink *s = &sink;
+    sink_init(s);
+    sink_release(s);
+    s->poison = 0;
+    struct rs_queue *q = deliver_queue_start(f, &sink, 100);
+    assert_int_equal(push(f, q, 0, NULL, false, NULL, 0), 0);
+    struct rs_queue_stats stats;
+    int64_t end = now_ms() + scaled_ms(10000);
+    do {
+        sleep_ms(2);
+        rs_queue_stats(q, &stats);
+    } while (stats.dead < 1 && now_ms() < end);
+    assert_int_equal(stats.dead, 1);
+    char *dir = NULL;
+    assert_true(asprintf(&dir, "%s/" RS_QUEUE_DEAD_LETTERS, f->spool) > 0);
+    struct rs_spool_config sc = {dir, 0, 0, 0};
+    struct rs_spool_recovery found;
+    struct rs_spool *tool = NULL;
+    assert_int_equal(rs_spool_open(&tool, &sc, &found), 0);
+    struct listed l = {0};
+    uint64_t total, moved, left, dropped;
+    assert_int_equal(rs_queue_dead_letters_list(q, 10, list_one, &l, &total), -EBUSY);
+    assert_int_equal(rs_queue_dead_letters_retry(q, 10, &moved, &left), -EBUSY);
+    assert_int_equal(rs_queue_dead_letters_drop(q, &dropped), -EBUSY);
+    rs_spool_close(tool);
+    assert_int_equal(rs_queue_dead_letters_list(q, 10, list_one, &l, &total), 0);
+    assert_int_equal(total, 1);
+    queue_stop(f, 5000);
+    free(dir);
+    assert_clean(f);
+}
+
 int main(void)
 {
     /* A watchdog: a hang fails the run instead of stalling it. */
@@ -1140,6 +1396,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deliver_batches_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_poison_is_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_stop_after_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_spools_and_resume_delivers_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pause_keeps_per_key_order_on_lanes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_while_paused_leaves_them_in_the_spool, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters_list_retry_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters_busy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
