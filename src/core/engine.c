@@ -402,6 +402,37 @@ void rs_engine_get_script_stats(struct rs_engine *engine, size_t index,
     out->spool_bytes = qs.spool_bytes;
     int64_t age_ms = qs.oldest_ms ? rs_now_ms() - qs.oldest_ms : 0;
     out->oldest_age_s = age_ms > 0 ? (uint64_t)age_ms / 1000 : 0;
+    out->paused = qs.paused;
+}
+
+int rs_engine_pause(struct rs_engine *engine, size_t index, bool pause)
+{
+    struct rs_queue *q = engine->queues[index];
+    if (!q)
+        return -EINVAL;
+    return pause ? rs_queue_pause(q) : rs_queue_resume(q);
+}
+
+int rs_engine_dead_letters_list(struct rs_engine *engine, size_t index, size_t max,
+                                void (*fn)(void *ctx, uint64_t seq,
+                                           const struct rs_event_record *ev),
+                                void *ctx, uint64_t *total)
+{
+    struct rs_queue *q = engine->queues[index];
+    return q ? rs_queue_dead_letters_list(q, max, fn, ctx, total) : -EINVAL;
+}
+
+int rs_engine_dead_letters_retry(struct rs_engine *engine, size_t index, size_t max,
+                                 uint64_t *moved, uint64_t *left)
+{
+    struct rs_queue *q = engine->queues[index];
+    return q ? rs_queue_dead_letters_retry(q, max, moved, left) : -EINVAL;
+}
+
+int rs_engine_dead_letters_drop(struct rs_engine *engine, size_t index, uint64_t *dropped)
+{
+    struct rs_queue *q = engine->queues[index];
+    return q ? rs_queue_dead_letters_drop(q, dropped) : -EINVAL;
 }
 
 void rs_engine_free(struct rs_engine *engine)

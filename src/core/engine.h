@@ -88,6 +88,7 @@ struct rs_engine_script_stats {
     uint64_t spool_depth;   /* waiting on disk only, memory being full */
     uint64_t spool_bytes;   /* the spool's size on disk (written-ahead events included) */
     uint64_t oldest_age_s;  /* the oldest event in memory not yet delivered; 0: none */
+    bool paused;            /* rs_queue_pause() (the runscript-pause command) */
     /* Runs. */
     uint64_t runs_started;              /* processes started (a worker: each start) */
     uint64_t runs_killed;               /* at their timeout (a worker: for not answering in time) */
@@ -101,6 +102,21 @@ struct rs_engine_script_stats {
  * script: it takes the queue's lock as briefly as a push does. */
 void rs_engine_get_script_stats(struct rs_engine *engine, size_t index,
                                 struct rs_engine_script_stats *out);
+
+/*
+ * An operator's commands on script `index`, which must be one Kea does not wait for (-EINVAL
+ * otherwise: it has no queue). See rs_queue_pause() and the dead letters in src/core/queue.h.
+ * rs_engine_pause() returns 1 when the state changed, 0 when it was so already.
+ */
+struct rs_event_record;
+int rs_engine_pause(struct rs_engine *engine, size_t index, bool pause);
+int rs_engine_dead_letters_list(struct rs_engine *engine, size_t index, size_t max,
+                                void (*fn)(void *ctx, uint64_t seq,
+                                           const struct rs_event_record *ev),
+                                void *ctx, uint64_t *total);
+int rs_engine_dead_letters_retry(struct rs_engine *engine, size_t index, size_t max,
+                                 uint64_t *moved, uint64_t *left);
+int rs_engine_dead_letters_drop(struct rs_engine *engine, size_t index, uint64_t *dropped);
 
 void rs_engine_free(struct rs_engine *engine);
 

@@ -529,6 +529,38 @@ static void test_stats_of_a_queue(void **state)
     assert_resources_back(&f->before);
 }
 
+/* A paused script's events wait on disk, as its statistics show; resumed, they are delivered.
+ * A script Kea waits for has no queue to pause. */
+static void test_pause_shows_in_stats(void **state)
+{
+    struct fixture *f = *state;
+    struct rs_engine *engine = engine_new("\"wait\": false", &f->rec);
+    struct rs_engine_script_stats st;
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_false(st.paused);
+    assert_int_equal(rs_engine_pause(engine, 0, true), 1);
+    assert_int_equal(rs_engine_pause(engine, 0, true), 0);
+    for (int i = 0; i < 3; i++)
+        dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
+    rs_engine_get_script_stats(engine, 0, &st);
+    assert_true(st.paused);
+    assert_int_equal(st.spool_depth, 3);
+    assert_int_equal(st.queue_depth, 0);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(rs_engine_pause(engine, 0, false), 1);
+    WAIT_STATS(engine, st, st.delivered == 3);
+    assert_int_equal(st.delivered, 3);
+    assert_false(st.paused);
+    assert_int_equal(st.spool_depth, 0);
+    rs_engine_free(engine);
+    engine = engine_new("\"wait\": true", &f->rec);
+    assert_int_equal(rs_engine_pause(engine, 0, true), -EINVAL);
+    uint64_t n;
+    assert_int_equal(rs_engine_dead_letters_drop(engine, 0, &n), -EINVAL);
+    rs_engine_free(engine);
+    assert_resources_back(&f->before);
+}
+
 static void test_stats_of_drops(void **state)
 {
     struct fixture *f = *state;
@@ -702,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_of_exec_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_of_a_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_of_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_shows_in_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_of_failed_deliveries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_of_a_worker, setup, teardown),
     };
