@@ -4,6 +4,7 @@
 
 #include <config.h>
 
+#include "commands.h"
 #include "extract.h"
 #include "kea_version.h"
 #include "logger.h"
@@ -166,6 +167,7 @@ int fail_load(const std::string &why)
 {
     runscript::log(RS_MSG_LOAD_FAILED, why.c_str());
     runscript::stats_stop();
+    runscript::commands_stop();
     rs_engine_free(engine);
     engine = nullptr;
     return 1;
@@ -222,6 +224,7 @@ int load(LibraryHandle &handle)
         register_callouts(handle);
         register_replay(handle);
         runscript::stats_start(handle, engine);
+        runscript::commands_start(handle, engine);
         runscript::log(RS_MSG_LOADED, loggable(params).c_str());
         run_lifecycle_scripts(RS_HOOK_LOAD);
         return 0;
@@ -237,6 +240,7 @@ int unload()
     try {
         runscript::replay_stop();
         runscript::stats_stop();
+        runscript::commands_stop();
         if (engine)
             run_lifecycle_scripts(RS_HOOK_UNLOAD);
         rs_engine_free(engine);

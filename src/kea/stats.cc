@@ -131,6 +131,8 @@ ElementPtr script_status(size_t index)
             hooks->add(
                 Element::create(std::string(rs_hook_describe(static_cast<rs_hook>(hook))->name)));
     map->set("hooks", hooks);
+    if (!snap.wait)
+        map->set("paused", Element::create(snap.paused));
     for (const Stat &stat : STATS)
         if (has_stat(snap, stat))
             map->set(stat.name, integer(snap.*stat.field));
