@@ -14,7 +14,9 @@
  * A spool is used by one process at a time. Kea holds a script's spool while it runs, so list and
  * replay that only with Kea stopped; its dead letters ("dead-letters" in it) Kea opens only to add
  * one, and replay first moves them aside (to "dead-letters.replay"), so that Kea can go on adding
- * new ones meanwhile.
+ * new ones meanwhile. The library's runscript-dead-letters command (src/kea/commands.cc) opens
+ * "dead-letters" too, briefly, and never "dead-letters.replay": a list or show of "dead-letters"
+ * makes it answer "in use" meanwhile, and a replay takes only what it moved aside.
  */
 #include "core/job.h"
 #include "core/log.h"
