@@ -4,6 +4,7 @@ control socket.
 Pausing: a script Kea does not wait for is paused, a fixed number of clients each go through a
 DORA, and runscript-status and Kea's statistics show their events waiting in the spool with none
 delivered; resumed, every event is delivered once, each client's in the order they happened.
+A reconfiguration while paused starts unpaused and delivers what waited.
 
 Dead letters: a script that kills itself while a flag file exists fails every delivery, so each
 event is set aside after "max-attempts"; the command lists them, and once the flag is gone (the
@@ -124,12 +125,35 @@ def test_pause_spools_events_and_resume_delivers_them_in_order(lab, hook_so):
     # Once each, and each client's in the order they happened.
     lines = read_ledger(ledger)
     assert len(lines) == total, lines
+    assert_per_client_order(lines, MACS)
+
+
+def assert_per_client_order(lines, macs):
     per_client = defaultdict(list)
     for hook_point, mac, fake in lines:
         per_client[mac].append((hook_point, fake))
-    assert sorted(per_client) == MACS
+    assert sorted(per_client) == macs
     for mac, seen in per_client.items():
         assert seen == EVENTS_PER_CLIENT, (mac, seen)
+
+
+def test_a_reconfiguration_starts_unpaused_and_delivers_what_waited(lab, hook_so):
+    """Nothing survives a pause but the events: the library loaded again by a reconfiguration
+    is not paused, and delivers what waited in the spool, in order, once each."""
+    kea, path, ledger = start(lab, hook_so)
+    ok(kea, "runscript-pause", {"script": path})
+    macs = MACS[:4]
+    lab.dhcp4_in_parallel(macs, Dhcp4Client.dora, clients=4)
+    total = len(macs) * len(EVENTS_PER_CLIENT)
+    status_reaches(kea, lambda s: s["spool-depth"] == total, "every event in the spool")
+    assert read_ledger(ledger) == []
+
+    kea.reload()
+    done = status_reaches(kea, lambda s: s["delivered"] == total, "the spool delivered after the reload")
+    assert done["paused"] is False, done
+    lines = read_ledger(ledger)
+    assert len(lines) == total, lines
+    assert_per_client_order(lines, macs)
 
 
 def test_dead_letters_list_retry_and_drop(lab, hook_so):
