@@ -142,7 +142,6 @@ ConstElementPtr pause_or_resume(const ConstElementPtr &command, bool pause)
     return isc::config::createAnswer(isc::config::CONTROL_RESULT_SUCCESS, text, answer);
 }
 
-// The variables that tell which lease or client a dead letter is about, in both naming schemes.
 // The variables that tell which lease or client a dead letter is about, in both naming schemes
 // (with and without "KEA_"): a few, so that a list of a thousand stays small.
 const char *const IDENTIFYING[] = {
