@@ -11,6 +11,7 @@
 
 #include "commands.h"
 
+#include "command_callout.h"
 #include "logger.h"
 
 extern "C" {
@@ -19,19 +20,18 @@ extern "C" {
 
 #include <cc/command_interpreter.h>
 #include <cc/data.h>
-#include <hooks/callout_handle.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <exception>
 #include <string>
 #include <vector>
 
 using isc::data::ConstElementPtr;
 using isc::data::Element;
 using isc::data::ElementPtr;
+using runscript::Refusal;
 
 namespace
 {
@@ -44,11 +44,6 @@ const size_t RETRY_MAX = 10000;
 // Set by commands_start() and cleared by commands_stop(), on Kea's main thread, as is every
 // reader.
 rs_engine *engine = nullptr;
-
-// A command's refusal: its text goes back with result 1.
-struct Refusal {
-    std::string text;
-};
 
 ElementPtr integer(uint64_t value)
 {
@@ -244,33 +239,6 @@ ConstElementPtr dead_letters(const ConstElementPtr &command)
     return isc::config::createAnswer(isc::config::CONTROL_RESULT_SUCCESS, text, answer);
 }
 
-// Kea must never see an exception of ours: every failure is an answer with result 1.
-template <ConstElementPtr (*Handler)(const ConstElementPtr &)>
-int command(isc::hooks::CalloutHandle &handle)
-{
-    ConstElementPtr response;
-    std::string error;
-    try {
-        ConstElementPtr cmd;
-        handle.getArgument("command", cmd);
-        response = Handler(cmd);
-    } catch (const Refusal &r) {
-        error = r.text;
-    } catch (const std::exception &e) {
-        error = std::string("runscript: ") + e.what();
-    } catch (...) {
-        error = "runscript: unknown exception";
-    }
-    try {
-        if (!response)
-            response = isc::config::createAnswer(isc::config::CONTROL_RESULT_ERROR, error);
-        handle.setArgument("response", response);
-    } catch (...) {
-        // Out of memory, surely: Kea answers for us that the command failed.
-    }
-    return 0;
-}
-
 ConstElementPtr pause(const ConstElementPtr &cmd)
 {
     return pause_or_resume(cmd, true);
@@ -281,6 +249,10 @@ ConstElementPtr resume(const ConstElementPtr &cmd)
     return pause_or_resume(cmd, false);
 }
 
+const char PAUSE[] = "runscript-pause";
+const char RESUME[] = "runscript-resume";
+const char DEAD_LETTERS[] = "runscript-dead-letters";
+
 } // namespace
 
 namespace runscript
@@ -288,9 +260,9 @@ namespace runscript
 
 void commands_start(isc::hooks::LibraryHandle &handle, rs_engine *e)
 {
-    handle.registerCommandCallout("runscript-pause", command<pause>);
-    handle.registerCommandCallout("runscript-resume", command<resume>);
-    handle.registerCommandCallout("runscript-dead-letters", command<dead_letters>);
+    handle.registerCommandCallout(PAUSE, command_callout<PAUSE, pause>);
+    handle.registerCommandCallout(RESUME, command_callout<RESUME, resume>);
+    handle.registerCommandCallout(DEAD_LETTERS, command_callout<DEAD_LETTERS, dead_letters>);
     engine = e;
 }
 

@@ -8,12 +8,12 @@
 
 #include "stats.h"
 
+#include "command_callout.h"
 #include "logger.h"
 
 #include <cc/command_interpreter.h>
 #include <cc/data.h>
 #include <dhcpsrv/timer_mgr.h>
-#include <hooks/callout_handle.h>
 #include <stats/stats_mgr.h>
 
 #include <cstdint>
@@ -148,6 +148,8 @@ ElementPtr script_status(size_t index)
     return map;
 }
 
+// Commands run on Kea's main thread. This one reads the core's counters and the queue's state
+// under its lock, held by pushes as briefly: it never waits for a script.
 ConstElementPtr status(const ConstElementPtr &command)
 {
     ConstElementPtr args;
@@ -174,30 +176,7 @@ ConstElementPtr status(const ConstElementPtr &command)
                                      answer);
 }
 
-// Commands run on Kea's main thread. This one reads the core's counters and the queue's state
-// under its lock, held by pushes as briefly: it never waits for a script.
-int status_command(isc::hooks::CalloutHandle &handle)
-{
-    ConstElementPtr response;
-    std::string error;
-    try {
-        ConstElementPtr command;
-        handle.getArgument("command", command);
-        response = status(command);
-    } catch (const std::exception &e) {
-        error = std::string("runscript-status: ") + e.what();
-    } catch (...) {
-        error = "runscript-status: unknown exception";
-    }
-    try {
-        if (!response)
-            response = isc::config::createAnswer(isc::config::CONTROL_RESULT_ERROR, error);
-        handle.setArgument("response", response);
-    } catch (...) {
-        // Out of memory, surely: Kea answers for us that the command failed.
-    }
-    return 0;
-}
+const char STATUS[] = "runscript-status";
 
 } // namespace
 
@@ -206,7 +185,7 @@ namespace runscript
 
 void stats_start(isc::hooks::LibraryHandle &handle, rs_engine *e)
 {
-    handle.registerCommandCallout("runscript-status", status_command);
+    handle.registerCommandCallout(STATUS, command_callout<STATUS, status>);
     isc::stats::StatsMgr &mgr = isc::stats::StatsMgr::instance();
     const size_t n = rs_engine_nr_scripts(e);
     published.assign(n, std::vector<uint64_t>(NR_STATS, 0));
