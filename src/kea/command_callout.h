@@ -1,5 +1,5 @@
 // What every command of ours shares: the callout Kea calls, which turns a handler's answer, or
-// whatever it throws, into Kea's answer.
+// whatever it throws, into Kea's answer, and the numbers in those answers.
 
 #ifndef KEA_HOOK_RUNSCRIPT_COMMAND_CALLOUT_H
 #define KEA_HOOK_RUNSCRIPT_COMMAND_CALLOUT_H
@@ -8,6 +8,7 @@
 #include <cc/data.h>
 #include <hooks/callout_handle.h>
 
+#include <cstdint>
 #include <exception>
 #include <string>
 
@@ -48,6 +49,14 @@ int command_callout(isc::hooks::CalloutHandle &handle)
         // Out of memory, surely: Kea answers for us that the command failed.
     }
     return 0;
+}
+
+// A count in an answer: Kea's integers are signed, and a count never goes past INT64_MAX but
+// must not wrap if it did.
+inline isc::data::ElementPtr integer(uint64_t value)
+{
+    return isc::data::Element::create(
+        static_cast<long long>(value > INT64_MAX ? INT64_MAX : value));
 }
 
 } // namespace runscript

@@ -31,6 +31,7 @@ extern "C" {
 using isc::data::ConstElementPtr;
 using isc::data::Element;
 using isc::data::ElementPtr;
+using runscript::integer;
 using runscript::Refusal;
 
 namespace
@@ -44,11 +45,6 @@ const size_t RETRY_MAX = 10000;
 // Set by commands_start() and cleared by commands_stop(), on Kea's main thread, as is every
 // reader.
 rs_engine *engine = nullptr;
-
-ElementPtr integer(uint64_t value)
-{
-    return Element::create(static_cast<long long>(value > INT64_MAX ? INT64_MAX : value));
-}
 
 // The script that {"script": <index or path>} names, among those the engine has; `keys` are the
 // other arguments the command takes.

@@ -24,6 +24,7 @@
 using isc::data::ConstElementPtr;
 using isc::data::Element;
 using isc::data::ElementPtr;
+using runscript::integer;
 
 namespace
 {
@@ -109,11 +110,6 @@ void publish_tick()
     } catch (...) {
         runscript::log(RS_MSG_CALLOUT_ERROR, "statistics not published: unknown exception");
     }
-}
-
-ElementPtr integer(uint64_t value)
-{
-    return Element::create(static_cast<long long>(value > INT64_MAX ? INT64_MAX : value));
 }
 
 ElementPtr script_status(size_t index)
