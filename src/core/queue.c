@@ -949,18 +949,23 @@ bool rs_queue_resume(struct rs_queue *q)
 /* --- dead letters, for an operator's command --- */
 
 /* Opens the dead letters' spool, waiting RS_QUEUE_DEAD_LETTERS_LOCK_MS at most for a lane that
- * adds one (or kea-runscript-spool list). -ENOENT: there is none (not even the directory). */
+ * adds one (or kea-runscript-spool list). 0 and NULL in *out: there are none, not even the
+ * directory, which is no error for an operator's command (and is not made just to be read). */
 static int open_dead_letters(struct rs_queue *q, struct rs_spool **out)
 {
+    *out = NULL;
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s/" RS_QUEUE_DEAD_LETTERS, q->spool_dir) >= (int)sizeof(dir))
         return -ENAMETOOLONG;
     if (access(dir, F_OK) < 0)
-        return -errno;
+        return errno == ENOENT ? 0 : -errno;
     struct rs_spool_config sc = {dir, q->config.spool_limit_bytes, 0,
                                  RS_QUEUE_DEAD_LETTERS_LOCK_MS};
     struct rs_spool_recovery found;
-    return rs_spool_open(out, &sc, &found);
+    int rc = rs_spool_open(out, &sc, &found);
+    if (rc)
+        *out = NULL;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 int rs_queue_dead_letters_list(struct rs_queue *q, size_t max,
@@ -971,8 +976,8 @@ int rs_queue_dead_letters_list(struct rs_queue *q, size_t max,
     *total = 0;
     struct rs_spool *dead;
     int rc = open_dead_letters(q, &dead);
-    if (rc)
-        return rc == -ENOENT ? 0 : rc;
+    if (!dead)
+        return rc;
     struct rs_spool_stats ss;
     rs_spool_stats(dead, &ss);
     *total = ss.records;
@@ -1017,8 +1022,8 @@ int rs_queue_dead_letters_retry(struct rs_queue *q, size_t max, uint64_t *moved,
     *moved = *left = 0;
     struct rs_spool *dead;
     int rc = open_dead_letters(q, &dead);
-    if (rc)
-        return rc == -ENOENT ? 0 : rc;
+    if (!dead)
+        return rc;
     struct rs_spool_pos last = {0};
     uint64_t bytes = 0;
     while (*moved < max && bytes < RS_QUEUE_DEAD_LETTERS_MAX_BYTES) {
@@ -1057,8 +1062,8 @@ int rs_queue_dead_letters_drop(struct rs_queue *q, uint64_t *dropped)
     *dropped = 0;
     struct rs_spool *dead;
     int rc = open_dead_letters(q, &dead);
-    if (rc)
-        return rc == -ENOENT ? 0 : rc;
+    if (!dead)
+        return rc;
     struct rs_spool_stats ss;
     rs_spool_stats(dead, &ss);
     rc = rs_spool_ack_all(dead);
