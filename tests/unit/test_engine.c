@@ -71,6 +71,24 @@ static void event_init(struct rs_event *ev, enum rs_hook hook, const char *mode)
     assert_int_equal(strvec_pushf(&ev->env, "INHERIT_MODE=%s", mode), 0);
 }
 
+/* Waits, up to scaled_ms(`timeout_ms`), until the runs killed at their timeout are reaped: the
+ * supervisor does that in its own time, and an engine freed before has them still to end. */
+static void wait_children_gone(int timeout_ms)
+{
+    int64_t end = now_ms() + scaled_ms(timeout_ms);
+    while (count_children() > 0 && now_ms() < end)
+        sleep_ms(5);
+}
+
+/* The end of a test whose scripts were killed: `engine` goes once their runs are reaped, and
+ * leaves nothing behind. */
+static void free_after_kills(struct fixture *f, struct rs_engine *engine, int timeout_ms)
+{
+    wait_children_gone(timeout_ms);
+    rs_engine_free(engine);
+    assert_resources_back(&f->before);
+}
+
 static void assert_refused(const char *json, const char *needle)
 {
     struct recorder rec;
@@ -326,9 +344,7 @@ static void test_timeout_hands_over(void **state)
     assert_int_equal(rec_count(&f->rec, RS_MSG_TIMEOUT), 1);
     rs_event_release(&ev);
     /* SIGTERM ends it; the supervisor reaps it, before unload. */
-    int64_t end = now_ms() + scaled_ms(2000);
-    while (count_children() > 0 && now_ms() < end)
-        sleep_ms(5);
+    wait_children_gone(2000);
     assert_int_equal(count_children(), 0);
     rs_engine_free(engine);
     assert_int_equal(rec_count(&f->rec, RS_MSG_SHUTDOWN_KILL), 0);
@@ -446,11 +462,7 @@ static void test_stats_of_waited_runs(void **state)
     assert_int_equal(st.queue_depth, 0);
     assert_int_equal(st.spool_depth, 0);
     assert_int_equal(st.oldest_age_s, 0);
-    int64_t end = now_ms() + scaled_ms(2000);
-    while (count_children() > 0 && now_ms() < end)
-        sleep_ms(5);
-    rs_engine_free(engine);
-    assert_resources_back(&f->before);
+    free_after_kills(f, engine, 2000);
 }
 
 static void test_stats_of_exec_failures(void **state)
@@ -618,11 +630,7 @@ static void test_stats_of_failed_deliveries(void **state)
     assert_int_equal(st.events_queued, 3);
     assert_int_equal(st.runs_started, 5);
     assert_int_equal(st.queue_depth, 0);
-    int64_t end = now_ms() + scaled_ms(3000);
-    while (count_children() > 0 && now_ms() < end)
-        sleep_ms(5);
-    rs_engine_free(engine);
-    assert_resources_back(&f->before);
+    free_after_kills(f, engine, 3000);
 }
 
 static void test_stats_of_a_worker(void **state)
