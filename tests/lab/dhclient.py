@@ -12,9 +12,9 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 
 from . import apparmor
+from .client_process import ClientProcesses, Lease6
 from .netns import CLIENT_IFACE, stop_process
 from .wait import wait_until
 
@@ -35,23 +35,14 @@ exit 0
 DHCLIENT = shutil.which("dhclient", path="/usr/sbin:/sbin") or "/sbin/dhclient"
 
 
-@dataclass
-class Lease6:
-    addresses: list  # IA_NA addresses
-    prefixes: list   # IA_PD prefixes as "prefix/len"
-
-
-class DhClient:
+class DhClient(ClientProcesses):
     """dhclient for veth-c, with all its files under `<workdir>/<name>/`."""
 
     def __init__(self, net, workdir, name="dhclient"):
-        self.netns = net.client
-        self.dir = os.path.join(str(workdir), name)
-        os.makedirs(self.dir, exist_ok=True)
+        super().__init__(net, workdir, name)
         self.config = self._file("dhclient.conf", "")
         self.script = self._file("script.sh", _SCRIPT.format(ip=shutil.which("ip")))
         os.chmod(self.script, 0o755)
-        self._procs = {}  # family -> the running dhclient
 
     def _file(self, name, text):
         path = os.path.join(self.dir, name)
@@ -122,18 +113,6 @@ class DhClient:
     def release6(self, na=True, pd=True, timeout=30):
         """Send RELEASE and stop dhclient -6."""
         self._release(6, _ia_flags(na, pd), timeout)
-
-    def close(self):
-        """Stop the dhclients still running (without releasing)."""
-        for proc in self._procs.values():
-            stop_process(proc)
-        self._procs.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def available():

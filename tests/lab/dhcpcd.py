@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 from . import apparmor, mounts
-from .dhclient import Lease6
+from .client_process import ClientProcesses, Lease6
 from .netns import CLIENT_IFACE, stop_process
 from .pace import scaled
 from .wait import wait_until
@@ -59,12 +59,11 @@ _IA_PREFIX = re.compile(r"new_dhcp6_ia_pd\d+_prefix\d+")
 _BOUND = {4: ("BOUND", "RENEW", "REBIND", "REBOOT"), 6: ("BOUND6", "RENEW6", "REBIND6", "REBOOT6")}
 
 
-class Dhcpcd:
+class Dhcpcd(ClientProcesses):
     """dhcpcd for veth-c, with all its files under `<workdir>/<name>/`."""
 
     def __init__(self, net, workdir, name="dhclient"):
-        self.netns = net.client
-        self.dir = os.path.join(str(workdir), name)
+        super().__init__(net, workdir, name)
         self.db = os.path.join(self.dir, "db")
         self.run = os.path.join(self.dir, "run")
         self.events = os.path.join(self.dir, "events")
@@ -74,7 +73,6 @@ class Dhcpcd:
         with open(self.script, "w") as f:
             f.write(_SCRIPT.format(events=shlex.quote(self.events)))
         os.chmod(self.script, 0o755)
-        self._procs = {}  # family -> the running dhcpcd
 
     def _argv(self, family, flags):
         """`dhcpcd -4|-6 FLAGS veth-c` in a mount namespace where /var/lib/dhcpcd is self.db and /run
@@ -165,18 +163,6 @@ class Dhcpcd:
         """Send RELEASE and stop dhcpcd -6 (for what it asked for: `na` and `pd` are as given
         to lease6())."""
         self._release(6, timeout)
-
-    def close(self):
-        """Stop the dhcpcds still running (without releasing)."""
-        for proc in self._procs.values():
-            stop_process(proc)
-        self._procs.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def available():
