@@ -234,22 +234,10 @@ bool pidfd_available(void)
     return true;
 }
 
-int count_fds(void)
+/* The entries of the directory `path`, "." and ".." aside. */
+static int count_entries(const char *path)
 {
-    DIR *dir = opendir("/proc/self/fd");
-    assert_non_null(dir);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL)
-        if (de->d_name[0] != '.')
-            n++;
-    closedir(dir);
-    return n - 1; /* the directory stream's own descriptor */
-}
-
-int count_threads(void)
-{
-    DIR *dir = opendir("/proc/self/task");
+    DIR *dir = opendir(path);
     assert_non_null(dir);
     int n = 0;
     struct dirent *de;
@@ -258,6 +246,16 @@ int count_threads(void)
             n++;
     closedir(dir);
     return n;
+}
+
+int count_fds(void)
+{
+    return count_entries("/proc/self/fd") - 1; /* the directory stream's own descriptor */
+}
+
+int count_threads(void)
+{
+    return count_entries("/proc/self/task");
 }
 
 /* State letter and parent of /proc/pid/stat, or false when it is gone. */
