@@ -766,6 +766,19 @@ void rs_spool_rewind(struct rs_spool *s)
     read_from(s, segment, offset);
 }
 
+/* Removes the segment files that begin at `first_seqs`, the cursor being past them; stops at the
+ * first that cannot be. One that is gone already is no error: gone is what is wanted. */
+static int remove_segments(struct rs_spool *s, const uint64_t *first_seqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[SEGMENT_NAME_LEN + 1];
+        segment_name(name, first_seqs[i]);
+        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    return 0;
+}
+
 int rs_spool_ack(struct rs_spool *s, const struct rs_spool_pos *pos)
 {
     struct rs_spool_pos mark = *pos;
@@ -812,12 +825,8 @@ int rs_spool_ack(struct rs_spool *s, const struct rs_spool_pos *pos)
     pthread_mutex_unlock(&s->lock);
 
     int rc = write_cursor(s, mark.seq + 1, cursor_segment, cursor_offset);
-    for (size_t i = 0; !rc && i < spent; i++) {
-        char name[SEGMENT_NAME_LEN + 1];
-        segment_name(name, spent_seqs[i]);
-        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
-            rc = -errno;
-    }
+    if (!rc)
+        rc = remove_segments(s, spent_seqs, spent);
     free(spent_seqs);
     return rc;
 }
@@ -850,12 +859,8 @@ int rs_spool_ack_all(struct rs_spool *s)
     int rc = write_cursor(s, next_seq, next_seq, 0);
     if (!rc)
         rc = write_delivered(s, NULL, 0);
-    for (size_t i = 0; !rc && i < spent; i++) {
-        char name[SEGMENT_NAME_LEN + 1];
-        segment_name(name, spent_seqs[i]);
-        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
-            rc = -errno;
-    }
+    if (!rc)
+        rc = remove_segments(s, spent_seqs, spent);
     free(spent_seqs);
     return rc;
 }
