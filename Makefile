@@ -14,6 +14,9 @@ BUILD       ?= build
 LIBRARY := $(BUILD)/kea-hook-runscript.so
 # The operator's tool for spools and dead letters (src/cli).
 SPOOL_TOOL := $(BUILD)/kea-runscript-spool
+# The operator's look at each script through Kea's control socket (src/cli).
+STATUS_TOOL := $(BUILD)/kea-runscript-status
+STATUS_SRC  := src/cli/status_tool.c src/cli/status_lines.c
 SBINDIR    ?= $(PREFIX)/sbin
 
 # The Kea release we build against. Kea loads a library only if its version() equals Kea's own
@@ -57,7 +60,7 @@ CORE_LIB := $(BUILD)/libruncore.a
 .PHONY: all core install uninstall install-doc uninstall-doc deb clean test check test-unit test-sanitize test-valgrind \
         test-e2e test-e2e-roots test-tsan test-fuzz test-starved demo bench deps docs docs-check format format-check
 
-all: $(LIBRARY) $(SPOOL_TOOL)
+all: $(LIBRARY) $(SPOOL_TOOL) $(STATUS_TOOL)
 
 core: $(CORE_LIB)
 
@@ -85,10 +88,14 @@ $(LIBRARY): $(KEA_OBJ) $(CORE_LIB)
 $(SPOOL_TOOL): src/cli/spool_tool.c $(CORE_LIB) $(CORE_HDR)
 	$(CC) $(CORE_CFLAGS) $(CFLAGS) $< $(CORE_LIB) -pthread -o $@
 
-install: $(LIBRARY) $(SPOOL_TOOL) install-doc
+$(STATUS_TOOL): $(STATUS_SRC) src/cli/status_lines.h $(CORE_LIB) $(CORE_HDR)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) $(STATUS_SRC) $(CORE_LIB) -o $@
+
+install: $(LIBRARY) $(SPOOL_TOOL) $(STATUS_TOOL) install-doc
 	install -d $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so
 	install -m 0755 $(SPOOL_TOOL) $(DESTDIR)$(SBINDIR)/kea-runscript-spool
+	install -m 0755 $(STATUS_TOOL) $(DESTDIR)$(SBINDIR)/kea-runscript-status
 	install -D -m 0644 packaging/apparmor/kea-hook-runscript \
 	    $(DESTDIR)/etc/apparmor.d/abstractions/kea-hook-runscript
 	@echo "installed $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so, built for Kea $(KEA_VERSION):"
@@ -97,13 +104,13 @@ install: $(LIBRARY) $(SPOOL_TOOL) install-doc
 
 uninstall: uninstall-doc
 	rm -f $(DESTDIR)$(HOOKSDIR)/kea-hook-runscript.so $(DESTDIR)$(SBINDIR)/kea-runscript-spool \
-	    $(DESTDIR)/etc/apparmor.d/abstractions/kea-hook-runscript
+	    $(DESTDIR)$(SBINDIR)/kea-runscript-status $(DESTDIR)/etc/apparmor.d/abstractions/kea-hook-runscript
 
 # The man page, the docs and the examples, where the Debian package puts them.
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/kea-hook-runscript
 
-deb: $(LIBRARY) $(SPOOL_TOOL)
+deb: $(LIBRARY) $(SPOOL_TOOL) $(STATUS_TOOL)
 	sh packaging/build-deb.sh -l $(LIBRARY) -o $(BUILD)
 
 install-doc:
@@ -163,7 +170,7 @@ check:
 	$(MAKE) test-e2e
 	$(MAKE) test-e2e-roots
 
-test-e2e: $(LIBRARY) $(SPOOL_TOOL)
+test-e2e: $(LIBRARY) $(SPOOL_TOOL) $(STATUS_TOOL)
 	RUNSCRIPT_BUILD=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # The same lab against the other Kea releases users run, each in a Debian root of its own
@@ -193,7 +200,7 @@ docs: $(BUILD)/vars_doc
 docs-check: $(BUILD)/vars_doc
 	$(PYTHON) tools/splice_docs.py --check README.md $(BUILD)/vars_doc
 
-FORMAT_FILES := $(wildcard src/core/*.[ch] src/spool/*.[ch] src/cli/*.c src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
+FORMAT_FILES := $(wildcard src/core/*.[ch] src/spool/*.[ch] src/cli/*.[ch] src/kea/*.cc src/kea/*.h tests/unit/*.[ch] tests/fuzz/*.c \
                           tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
