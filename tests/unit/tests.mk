@@ -1,4 +1,5 @@
-# Unit tests of the core (src/core), with cmocka. Included by the top-level Makefile.
+# Unit tests of the core (src/core) and of the operator tools' parts that need no socket
+# (src/cli), with cmocka. Included by the top-level Makefile.
 #
 #   make test-unit       build and run every test
 #   make test-sanitize   the same tests, core included, under ASan + UBSan (separate build dir)
@@ -11,7 +12,7 @@
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
 UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay \
-               spool event_record script_trust
+               spool event_record script_trust status_lines
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
 TSAN_DIR    := $(BUILD)/unit-tsan
@@ -46,8 +47,12 @@ $(1)/tests/%.o: tests/unit/%.c $(CORE_HDR) $(wildcard tests/unit/*.h) tests/unit
 $(1)/test_%: $(1)/tests/test_%.o $(1)/tests/testutil.o $(CORE_SRC:src/%.c=$(1)/lib/%.o)
 	$$(CC) $(2) -pthread -o $$@ $$^ -lcmocka -lm
 
+# kea-runscript-status's reading of Kea's answers (src/cli), apart from its socket.
+$(1)/test_status_lines: $(1)/lib/cli/status_lines.o
+$(1)/lib/cli/status_lines.o $(1)/tests/test_status_lines.o: src/cli/status_lines.h
+
 .SECONDARY: $(UNIT_NAMES:%=$(1)/tests/test_%.o) $(1)/tests/testutil.o \
-            $(CORE_SRC:src/%.c=$(1)/lib/%.o)
+            $(CORE_SRC:src/%.c=$(1)/lib/%.o) $(1)/lib/cli/status_lines.o
 endef
 
 $(eval $(call RS_UNIT_VARIANT,$(UNIT_DIR),))
