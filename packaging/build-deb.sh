@@ -11,11 +11,11 @@
 # DEB_MAINTAINER,
 # KEA_INCLUDE (default /usr/include/kea: the Kea headers the library was built against).
 #
-# The package installs the library into Kea's hooks directory, kea-runscript-spool into
-# /usr/sbin, an AppArmor abstraction (off until included), the examples under
-# /usr/share/doc/kea-hook-runscript/examples, the docs and the man page. A hook library must
-# match Kea's release exactly, so Depends pins the Kea upstream release it was built against:
-# kea-common (>= 2.2.0), kea-common (<< 2.2.1~), any Debian revision of 2.2.0.
+# The package installs the library into Kea's hooks directory, kea-runscript-spool and
+# kea-runscript-status into /usr/sbin, an AppArmor abstraction (off until included), the
+# examples under /usr/share/doc/kea-hook-runscript/examples, the docs and the man page. A hook
+# library must match Kea's release exactly, so Depends pins the Kea upstream release it was
+# built against: kea-common (>= 2.2.0), kea-common (<< 2.2.1~), any Debian revision of 2.2.0.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,9 +39,12 @@ die() {
 }
 
 [ -f "$library" ] || die "$library not found: run make first"
-# The operator's tool for spools and dead letters, built beside the library.
+# The operator's tools (spools and dead letters; each script's status), built beside the library.
 spool_tool=$(dirname "$library")/kea-runscript-spool
-[ -f "$spool_tool" ] || die "$spool_tool not found: run make first"
+status_tool=$(dirname "$library")/kea-runscript-status
+for tool in "$spool_tool" "$status_tool"; do
+    [ -f "$tool" ] || die "$tool not found: run make first"
+done
 for tool in dpkg-deb dpkg-architecture dpkg-shlibdeps; do
     command -v "$tool" >/dev/null || die "$tool not found (apt install dpkg-dev)"
 done
@@ -69,8 +72,10 @@ doc=$root/usr/share/doc/$package
 install -d "$root/$hooksdir" "$doc/examples" "$root/usr/share/man/man7" "$root/usr/sbin" "$root/DEBIAN"
 install -m 0644 "$library" "$root/$hooksdir/kea-hook-runscript.so"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/$hooksdir/kea-hook-runscript.so"
-install -m 0755 "$spool_tool" "$root/usr/sbin/kea-runscript-spool"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/sbin/kea-runscript-spool"
+for tool in "$spool_tool" "$status_tool"; do
+    install -m 0755 "$tool" "$root/usr/sbin/$(basename "$tool")"
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/sbin/$(basename "$tool")"
+done
 
 # Examples as they are in the tree: scripts stay executable, nothing is compressed, so that
 # `install -m 0755 /usr/share/doc/kea-hook-runscript/examples/.../x.sh /etc/kea/` just works.

@@ -73,6 +73,7 @@ def test_package_contents(deb):
     entries = {line.split()[-1].lstrip("."): line.split()[0] for line in listing.splitlines()}
     assert entries[INSTALLED] == "-rw-r--r--"
     assert entries["/usr/sbin/kea-runscript-spool"] == "-rwxr-xr-x"
+    assert entries["/usr/sbin/kea-runscript-status"] == "-rwxr-xr-x"
     assert MAN in entries
     for name in ("README.md", "faq.md", "migration.md", "copyright", "changelog.Debian.gz"):
         assert f"{DOC}/{name}" in entries
