@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HOOK_SO = REPO / "build" / "kea-hook-runscript.so"
+STATUS_TOOL = REPO / "build" / "kea-runscript-status"
 SCRIPT = REPO / "demo" / "show-event.sh"
 
 # The 19 hook points of the original kea-hook-runscript; the demo also asks for
@@ -89,6 +90,13 @@ class Console:
     def print(self, text=""):
         with self.lock:
             print(text, flush=True)
+
+    def block(self, lines):
+        """Lines printed together: no event line comes between them."""
+        with self.lock:
+            for line in lines:
+                print(line)
+            sys.stdout.flush()
 
     def heading(self, number, title, explanation):
         s = self.s
@@ -410,7 +418,12 @@ def story(lab, con, feed, script):
     feed.wait_for("leases4_committed", mentions="+" + phone4)
     feed.settle()
 
-    con.heading(9, "Time passes",
+    con.heading(9, "Meanwhile, an operator asks Kea how its scripts are doing",
+                "kea-runscript-status sends runscript-status to Kea's control socket and prints one line per script:\n"
+                "here the one kea-dhcp4 waits for (exec/wait), with its runs so far.")
+    show_status(con, kea4)
+
+    con.heading(10, "Time passes",
                 "Every second Kea reclaims expired leases (lease*_expire) and ends quarantines (lease*_recover).\n"
                 "Waiting for the phone's and the router's leases, and for both declined addresses...")
     feed.wait_for("lease4_expire", address=phone4, timeout=15)
@@ -420,11 +433,20 @@ def story(lab, con, feed, script):
     feed.wait_for("lease6_recover", address=box.addresses[0], timeout=15)
     feed.settle(quiet=0.5)
 
-    con.heading(10, "Kea stops", "At shutdown Kea unloads the library, which runs the script with $1 = unload.")
+    con.heading(11, "Kea stops", "At shutdown Kea unloads the library, which runs the script with $1 = unload.")
     kea4.stop()
     kea6.stop()
     feed.wait_for("unload", count=2)
     feed.settle()
+
+
+def show_status(con, kea):
+    """The operator's tool, run as an operator would, its output in the story."""
+    result = subprocess.run([str(STATUS_TOOL), kea.socket_path], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise RuntimeError(f"kea-runscript-status exited with {result.returncode}: {result.stderr.strip()}")
+    con.block([con.s("dim", f"    $ kea-runscript-status {kea.socket_path}")]
+              + [f"    {line}" for line in result.stdout.splitlines()])
 
 
 def summary(con, feed, elapsed):
@@ -471,8 +493,9 @@ def preflight():
     problems = []
     if os.geteuid() != 0:
         problems.append("run as root: the demo creates network namespaces and starts Kea")
-    if not HOOK_SO.exists():
-        problems.append(f"{HOOK_SO} is not built: run `make` (or `make demo`)")
+    for built in (HOOK_SO, STATUS_TOOL):
+        if not built.exists():
+            problems.append(f"{built} is not built: run `make` (or `make demo`)")
     for tool in ("kea-dhcp4", "kea-dhcp6", "dhclient", "ip"):
         if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
             problems.append(f"{tool} is missing: `./run demo` installs what the demo needs")
