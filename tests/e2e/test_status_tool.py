@@ -5,7 +5,9 @@ tool shows as \\x20 so that the path stays one column) and a worker Kea does not
 (index 1). The tool's lines say which is which; a runscript-pause shows; DHCP clients served
 while paused wait in the spool, and once resumed are delivered, in the counts. A Kea without
 the library answers result 2: the tool says plainly that the library is not loaded there (exit
-1); a socket that is missing, stale or never answers is exit 2, with the path and why.
+1); a socket that is missing, stale or never answers is exit 2, with the path and why. A
+stand-in for Kea on a socket of the test's answers what Kea never should (not JSON, nothing, too
+much, not a status) or closes at once: exit 2, one line naming the path; --json prints what came.
 
 Nothing asserts a time: every wait is a generous deadline (lab.wait_until).
 """
@@ -14,6 +16,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 
 import pytest
 from lab import hook, scaled, wait_until
@@ -181,3 +184,77 @@ def test_sockets_that_cannot_be_used(tmp_path, status_tool):
 
     result = run_tool(status_tool, "one", "two")
     assert result.returncode == 2 and result.stderr.startswith("usage: "), result
+
+
+def answer_once(path, payload, requests, read_first=True):
+    """A stand-in for Kea on `path`: accepts one connection, reads the request (into
+    `requests`), sends `payload` and closes. Returns its thread."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen()
+
+    def serve():
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                if read_first:
+                    conn.settimeout(scaled(10))
+                    requests.append(conn.recv(65536))
+                try:
+                    conn.sendall(payload)
+                except OSError:
+                    pass  # the tool gave up reading: what the test checks
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("payload, exit_status, says", [
+    (b"<html>", 2, "Kea's answer is not JSON: invalid JSON at offset 0"),
+    (b"", 2, "closed without an answer"),
+    (b"[]", 2, "not an answer from Kea"),
+    (b'{"result": 0, "arguments": {"scripts": "x"}}', 2, "no list of scripts"),
+    (b" " * (5 << 20), 2, "an answer larger than 4 MB"),
+    (b'{"result": 1, "text": "no\\nway"}', 1, "answered with an error (result 1): no\\x0away"),
+], ids=["not-json", "empty", "not-a-map", "no-scripts", "too-large", "result-1"])
+def test_answers_that_are_not_status(tmp_path, status_tool, payload, exit_status, says):
+    path = str(tmp_path / "kea4-ctrl-socket")
+    requests = []
+    thread = answer_once(path, payload, requests)
+    result = run_tool(status_tool, path)
+    thread.join(timeout=scaled(10))
+    assert requests == [b'{"command": "runscript-status"}'], requests
+    assert result.returncode == exit_status, result
+    assert result.stdout == "", result
+    assert result.stderr.startswith("kea-runscript-status: ") and path in result.stderr, result
+    assert says in result.stderr, result
+    assert result.stderr.count("\n") == 1, result
+
+
+def test_json_prints_the_answer_as_it_came(tmp_path, status_tool):
+    path = str(tmp_path / "kea4-ctrl-socket")
+    payload = b'{ "arguments": { "scripts": [ ] }, "result": 0, "text": "0 scripts" }'
+    thread = answer_once(path, payload, [])
+    result = subprocess.run([status_tool, "--json", path], capture_output=True, timeout=scaled(60))
+    thread.join(timeout=scaled(10))
+    assert result.returncode == 0 and result.stdout == payload + b"\n", result
+
+    # A Kea error too, on stdout as it came, and said on stderr.
+    path = str(tmp_path / "other")
+    payload = b'{ "result": 2, "text": "\'runscript-status\' command not supported." }'
+    thread = answer_once(path, payload, [])
+    result = subprocess.run([status_tool, "--json", path], capture_output=True, timeout=scaled(60))
+    thread.join(timeout=scaled(10))
+    assert result.returncode == 1 and result.stdout == payload + b"\n", result
+    assert b"kea-hook-runscript is not loaded" in result.stderr, result
+
+
+def test_a_kea_that_closes_at_once(tmp_path, status_tool):
+    """Closed before the request is read: an error to report (no SIGPIPE), exit 2."""
+    path = str(tmp_path / "kea4-ctrl-socket")
+    thread = answer_once(path, b"", [], read_first=False)
+    result = run_tool(status_tool, path)
+    thread.join(timeout=scaled(10))
+    assert result.returncode == 2, result
+    assert path in result.stderr and result.stderr.count("\n") == 1, result
