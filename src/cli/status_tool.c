@@ -28,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Where Debian's stock /etc/kea/kea-dhcp4.conf puts kea-dhcp4's control socket. */
+/* Where Debian's stock /etc/kea/kea-dhcp4.conf puts kea-dhcp4's control socket: named so in
+ * Debian 12's (Kea 2.2); Debian 13's and forky's (2.6, 3.0) name it "kea4-ctrl-socket", in the
+ * socket directory their Kea is built with, /run/kea: the same file. */
 #define DEFAULT_SOCKET    "/run/kea/kea4-ctrl-socket"
 #define DEFAULT_TIMEOUT_S 5
 /* An answer is about 600 bytes a script; this is thousands of scripts. */
