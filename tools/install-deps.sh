@@ -3,7 +3,7 @@
 # and the demo need. Idempotent.
 set -eu
 packages="build-essential kea-dev libboost-dev kea-dhcp4-server kea-dhcp6-server
-kea-admin python3-scapy python3-pytest libcmocka-dev valgrind clang-format
+kea-admin kea-ctrl-agent python3-scapy python3-pytest libcmocka-dev valgrind clang-format
 clang libclang-rt-dev
 iproute2 procps
 nftables bind9 bind9-dnsutils iputils-ping shellcheck dpkg-dev man-db groff-base
@@ -28,8 +28,9 @@ fi
 echo "installing:$missing"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-# The DNS example's test runs its own named in a namespace: it needs the program, not the
-# system-wide service that installing bind9 starts on a host with systemd.
-case " $missing " in
-*" bind9 "*) command -v systemctl >/dev/null 2>&1 && systemctl disable --now named >/dev/null 2>&1 || true ;;
-esac
+# The DNS example's test runs its own named in a namespace, and the control tests their own
+# kea-ctrl-agent: they need the programs, not the system-wide services that installing bind9 and
+# kea-ctrl-agent start on a host with systemd (the agent on port 8000, for the host's Kea).
+command -v systemctl >/dev/null 2>&1 || exit 0
+case " $missing " in *" bind9 "*) systemctl disable --now named >/dev/null 2>&1 || true ;; esac
+case " $missing " in *" kea-ctrl-agent "*) systemctl disable --now kea-ctrl-agent >/dev/null 2>&1 || true ;; esac
