@@ -14,12 +14,11 @@ Every bad command or argument gets result 1 and a text that names the problem. N
 a time: every wait is a generous deadline (lab.wait_until).
 """
 
-import json
 import os
-import socket
 from collections import defaultdict
 
-from lab import hook, scaled, wait_until
+from lab import hook, wait_until
+from lab.control import ok, runscript_statistics, runscript_status
 from lab.dhcp4 import Dhcp4Client
 
 CLIENTS = 8
@@ -35,39 +34,13 @@ echo "$1 $KEA_QUERY4_HWADDR ${KEA_FAKE_ALLOCATION:--}" >> "$LEDGER"
 """
 
 
-def raw_command(kea, name, arguments=None):
-    """The whole answer (result and text included), whatever its result."""
-    request = {"command": name}
-    if arguments is not None:
-        request["arguments"] = arguments
-    chunks = []
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(scaled(10))
-        sock.connect(kea.socket_path)
-        sock.sendall(json.dumps(request).encode())
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return json.loads(b"".join(chunks))
-
-
-def ok(kea, name, arguments=None):
-    answer = raw_command(kea, name, arguments)
-    assert answer["result"] == 0, answer
-    return answer
-
-
 def status(kea, index=0):
-    return ok(kea, "runscript-status")["arguments"]["scripts"][index]
+    return runscript_status(kea.channel)[index]
 
 
 def status_reaches(kea, predicate, what):
     return wait_until(lambda: (lambda s: s if predicate(s) else None)(status(kea)), timeout=30,
                       what=what)
-
-
-def statistics(kea):
-    everything = kea.command("statistic-get-all")
-    return {name: samples[0][0] for name, samples in everything.items() if name.startswith("runscript[")}
 
 
 def read_ledger(path):
@@ -96,10 +69,10 @@ def test_pause_spools_events_and_resume_delivers_them_in_order(lab, hook_so):
     kea, path, ledger = start(lab, hook_so)
     assert status(kea)["paused"] is False
 
-    answer = ok(kea, "runscript-pause", {"script": path})
+    answer = ok(kea.channel, "runscript-pause", {"script": path})
     assert answer["arguments"] == {"index": 0, "script": path, "paused": True}, answer
     assert "paused" in answer["text"], answer
-    again = ok(kea, "runscript-pause", {"script": 0})
+    again = ok(kea.channel, "runscript-pause", {"script": 0})
     assert "already" in again["text"], again
 
     acks = lab.dhcp4_in_parallel(MACS, Dhcp4Client.dora, clients=4)
@@ -111,16 +84,16 @@ def test_pause_spools_events_and_resume_delivers_them_in_order(lab, hook_so):
     assert held["paused"] is True
     assert held["spool-depth"] == total, held
     assert held["queue-depth"] == 0 and held["delivered"] == 0, held
-    stats = wait_until(lambda: (lambda s: s if s.get("runscript[0].spool-depth") == total else None)(statistics(kea)),
+    stats = wait_until(lambda: (lambda s: s if s.get("runscript[0].spool-depth") == total else None)(runscript_statistics(kea.channel)),
                        timeout=30, what="spool-depth in statistic-get-all")
     assert stats["runscript[0].delivered"] == 0
     assert read_ledger(ledger) == []
 
-    answer = ok(kea, "runscript-resume", {"script": 0})
+    answer = ok(kea.channel, "runscript-resume", {"script": 0})
     assert answer["arguments"]["paused"] is False, answer
     done = status_reaches(kea, lambda s: s["delivered"] == total, "every event delivered")
     assert done["paused"] is False and done["spool-depth"] == 0 and done["queue-depth"] == 0, done
-    assert "not paused" in ok(kea, "runscript-resume", {"script": path})["text"]
+    assert "not paused" in ok(kea.channel, "runscript-resume", {"script": path})["text"]
 
     # Once each, and each client's in the order they happened.
     lines = read_ledger(ledger)
@@ -141,7 +114,7 @@ def test_a_reconfiguration_starts_unpaused_and_delivers_what_waited(lab, hook_so
     """Nothing survives a pause but the events: the library loaded again by a reconfiguration
     is not paused, and delivers what waited in the spool, in order, once each."""
     kea, path, ledger = start(lab, hook_so)
-    ok(kea, "runscript-pause", {"script": path})
+    ok(kea.channel, "runscript-pause", {"script": path})
     macs = MACS[:4]
     lab.dhcp4_in_parallel(macs, Dhcp4Client.dora, clients=4)
     total = len(macs) * len(EVENTS_PER_CLIENT)
@@ -161,14 +134,14 @@ def test_dead_letters_list_retry_and_drop(lab, hook_so):
     open(broken, "w").close()
     kea, path, ledger = start(lab, hook_so, hooks=["leases4_committed"], **{"max-attempts": 2},
                               env={"LEDGER": os.path.join(lab.workdir, "ledger"), "BROKEN": broken})
-    listed = ok(kea, "runscript-dead-letters", {"script": 0})
+    listed = ok(kea.channel, "runscript-dead-letters", {"script": 0})
     assert listed["arguments"]["total"] == 0 and listed["arguments"]["dead-letters"] == [], listed
 
     first = MACS[:3]
     lab.dhcp4_in_parallel(first, Dhcp4Client.dora, clients=3)
     status_reaches(kea, lambda s: s["dead-lettered"] == len(first), "every event set aside")
 
-    listed = ok(kea, "runscript-dead-letters", {"script": path, "action": "list"})
+    listed = ok(kea.channel, "runscript-dead-letters", {"script": path, "action": "list"})
     args = listed["arguments"]
     assert args["index"] == 0 and args["script"] == path
     assert args["total"] == len(first), listed
@@ -182,22 +155,22 @@ def test_dead_letters_list_retry_and_drop(lab, hook_so):
 
     # Mended: a retry queues them again, and they are delivered.
     os.unlink(broken)
-    retried = ok(kea, "runscript-dead-letters", {"script": 0, "action": "retry"})
+    retried = ok(kea.channel, "runscript-dead-letters", {"script": 0, "action": "retry"})
     assert retried["arguments"]["retried"] == len(first) and retried["arguments"]["left"] == 0, retried
     status_reaches(kea, lambda s: s["delivered"] == len(first), "the retried events delivered")
     assert sorted(mac for _, mac, _ in read_ledger(ledger)) == first
-    assert ok(kea, "runscript-dead-letters", {"script": 0})["arguments"]["total"] == 0
+    assert ok(kea.channel, "runscript-dead-letters", {"script": 0})["arguments"]["total"] == 0
 
     # Broken again: new dead letters, dropped this time.
     open(broken, "w").close()
     second = MACS[3:5]
     lab.dhcp4_in_parallel(second, Dhcp4Client.dora, clients=2)
     status_reaches(kea, lambda s: s["dead-lettered"] == len(first) + len(second), "the new ones set aside")
-    dropped = ok(kea, "runscript-dead-letters", {"script": 0, "action": "drop"})
+    dropped = ok(kea.channel, "runscript-dead-letters", {"script": 0, "action": "drop"})
     assert dropped["arguments"]["dropped"] == len(second), dropped
-    assert ok(kea, "runscript-dead-letters", {"script": 0})["arguments"]["total"] == 0
+    assert ok(kea.channel, "runscript-dead-letters", {"script": 0})["arguments"]["total"] == 0
     os.unlink(broken)
-    retried = ok(kea, "runscript-dead-letters", {"script": 0, "action": "retry"})
+    retried = ok(kea.channel, "runscript-dead-letters", {"script": 0, "action": "retry"})
     assert retried["arguments"]["retried"] == 0, retried
     assert len(read_ledger(ledger)) == len(first)
 
@@ -223,7 +196,7 @@ def test_bad_commands_get_an_error_that_names_the_problem(lab, hook_so):
         ("runscript-dead-letters", ["script", 0], "arguments"),  # Kea's own refusal, or ours
     ]
     for name, arguments, words in cases:
-        answer = raw_command(kea, name, arguments)
+        answer = kea.channel.answer(name, arguments)
         assert answer["result"] == 1, (name, arguments, answer)
         if isinstance(arguments, list):
             continue

@@ -10,12 +10,11 @@ The library publishes its statistics from Kea's main loop, which wakes about onc
 idle: every check waits (generous deadlines, lab.wait_until); none asserts a time.
 """
 
-import json
 import os
-import socket
 
 import pytest
-from lab import hook, scaled, wait_until
+from lab import hook, wait_until
+from lab.control import runscript_statistics, runscript_status
 from lab.dhcp4 import Dhcp4Client
 
 CLIENTS = 12
@@ -33,39 +32,12 @@ QUEUE_STATS = ["events-queued", "delivered", "failed", "dropped", "dead-lettered
 RUN_STATS = ["failed", "runs-started", "runs-killed", "exec-failures", "worker-restarts"]
 
 
-def raw_command(kea, name, arguments=None):
-    """The whole answer (result and text included), whatever its result."""
-    request = {"command": name}
-    if arguments is not None:
-        request["arguments"] = arguments
-    chunks = []
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(scaled(10))
-        sock.connect(kea.socket_path)
-        sock.sendall(json.dumps(request).encode())
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return json.loads(b"".join(chunks))
-
-
-def statistics(kea):
-    """{name: newest value} of every runscript statistic."""
-    everything = kea.command("statistic-get-all")
-    return {name: samples[0][0] for name, samples in everything.items() if name.startswith("runscript[")}
-
-
 def stat_reaches(kea, name, predicate):
     """Waits until statistic `name` satisfies `predicate`; returns all of them then."""
     def check():
-        stats = statistics(kea)
+        stats = runscript_statistics(kea.channel)
         return stats if name in stats and predicate(stats[name]) else None
     return wait_until(check, timeout=30, what=f"{name} to reach its value in statistic-get-all")
-
-
-def status(kea):
-    answer = raw_command(kea, "runscript-status")
-    assert answer["result"] == 0, answer
-    return answer["arguments"]["scripts"]
 
 
 @pytest.mark.parametrize("multi_threading", [False, True], ids=["single-threaded", "multi-threaded"])
@@ -85,7 +57,7 @@ def test_statistics_and_status_follow_the_events(lab, hook_so, multi_threading):
     kea = lab.start_kea(cfg)
 
     # Set to 0 at load: there before any event.
-    stats = wait_until(lambda: statistics(kea) or None, timeout=10, what="runscript statistics")
+    stats = wait_until(lambda: runscript_statistics(kea.channel) or None, timeout=10, what="runscript statistics")
     for name in QUEUE_STATS:
         assert f"runscript[0].{name}" in stats, sorted(stats)
     for name in RUN_STATS:
@@ -104,7 +76,7 @@ def test_statistics_and_status_follow_the_events(lab, hook_so, multi_threading):
     stats = stat_reaches(kea, "runscript[1].runs-started", lambda v: v == CLIENTS)
     assert stats["runscript[1].failed"] == 0
 
-    scripts = status(kea)
+    scripts = runscript_status(kea.channel)
     assert [s["index"] for s in scripts] == [0, 1]
     held = scripts[0]
     assert held["script"] == slow and held["mode"] == "exec" and held["wait"] is False
@@ -129,23 +101,23 @@ def test_statistics_and_status_follow_the_events(lab, hook_so, multi_threading):
     with open(ledger) as f:
         assert len(f.read().splitlines()) == CLIENTS
 
-    done = status(kea)[0]
+    done = runscript_status(kea.channel)[0]
     assert done["delivered"] == CLIENTS and done["events-queued"] == CLIENTS
     assert done["queue-depth"] == 0 and done["spool-depth"] == 0 and done["oldest-age"] == 0
     assert done["runs-started"] == CLIENTS
 
     # statistic-reset works on counters published as deltas; the next events add to 0.
     kea.command("statistic-reset", {"name": "runscript[1].runs-started"})
-    assert statistics(kea)["runscript[1].runs-started"] == 0
+    assert runscript_statistics(kea.channel)["runscript[1].runs-started"] == 0
 
     # A bad argument: an error that names it.
-    answer = raw_command(kea, "runscript-status", {"script": 0, "bogus": True})
+    answer = kea.channel.answer("runscript-status", {"script": 0, "bogus": True})
     assert answer["result"] == 1, answer
     assert "'bogus'" in answer["text"] and "'script'" in answer["text"], answer
 
     # Without the library: no statistics, no command.
     kea.config["Dhcp4"]["hooks-libraries"] = []
     kea.reload()
-    assert statistics(kea) == {}
-    answer = raw_command(kea, "runscript-status")
+    assert runscript_statistics(kea.channel) == {}
+    answer = kea.channel.answer("runscript-status")
     assert answer["result"] == 2, answer

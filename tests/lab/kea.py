@@ -21,11 +21,11 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
 from . import apparmor
+from .control import HttpChannel, UnixChannel
 from .netns import RELAY_V4, SERVER_IFACE, stop_process
 from .pace import scaled
 from .wait import wait_until
@@ -261,7 +261,7 @@ class KeaServer:
         self.config_path = os.path.join(self.workdir, f"{name}.json")
         self.log_path = config[f"Dhcp{self.version}"]["loggers"][0]["output_options"][0]["output"]
         self.output_path = os.path.join(self.workdir, f"{name}.out")
-        self.socket_path = config[f"Dhcp{self.version}"]["control-socket"]["socket-name"]
+        self.socket_path, self.http_port = _control_sockets(config[f"Dhcp{self.version}"])
         self.hooks_dir = os.path.join(self.workdir, "hooks")
         socket_dir = os.path.dirname(self.socket_path)
         os.makedirs(socket_dir, exist_ok=True)
@@ -331,21 +331,24 @@ class KeaServer:
             return lines if len(lines) >= count else None
         return wait_until(enough, timeout=timeout, what=f"{count}x /{pattern}/ in {self.log_path}")
 
+    @property
+    def channel(self):
+        """Its unix control socket (lab.control.UnixChannel)."""
+        return UnixChannel(self.socket_path)
+
+    def channels(self):
+        """Every command channel of its own it has: the unix socket, and Kea 3.0's HTTP one
+        when configured (lab.control.with_http_socket())."""
+        own = [self.channel]
+        if self.http_port:
+            own.append(HttpChannel(self.netns, self.http_port))
+        return own
+
     def command(self, name, arguments=None, timeout=10):
         """Send a control command (e.g. "leases-reclaim", "statistic-get-all")
         over the unix socket; return the response's "arguments" (or text).
         `timeout` bounds each socket operation (scaled)."""
-        request = {"command": name}
-        if arguments is not None:
-            request["arguments"] = arguments
-        chunks = []
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(scaled(timeout))
-            sock.connect(self.socket_path)
-            sock.sendall(json.dumps(request).encode())
-            while chunk := sock.recv(65536):  # Kea answers once, then closes
-                chunks.append(chunk)
-        response = json.loads(b"".join(chunks))
+        response = self.channel.answer(name, arguments, timeout=timeout)
         if response.get("result") not in (0, 3):  # 3 = empty, e.g. nothing to reclaim
             raise KeaError(f"{name}: {response}")
         return response.get("arguments", response.get("text"))
@@ -400,6 +403,15 @@ class KeaServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _control_sockets(server):
+    """(unix socket path, HTTP port or None) of a server config: its "control-socket", or the
+    "control-sockets" list of Kea 3.0."""
+    sockets = server.get("control-sockets") or [server["control-socket"]]
+    unix = [s["socket-name"] for s in sockets if s.get("socket-type") == "unix"]
+    http = [s.get("socket-port", 8000) for s in sockets if s.get("socket-type") in ("http", "https")]
+    return unix[0], (http[0] if http else None)
 
 
 def resources(pid):

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 
-from . import kea
+from . import agent, kea
 from . import dhclient as _dhclient
 from .dhclient import DhClient
 from .dhcpcd import Dhcpcd
@@ -54,6 +54,11 @@ class Lab:
         namespace; return the KeaServer once it is serving (within `timeout`
         seconds, scaled). `env` adds variables to Kea's own environment."""
         return self._own(kea.KeaServer(self.net.server, self.workdir, config, start_timeout=timeout, env=env))
+
+    def start_agent(self, kea_server):
+        """A kea-ctrl-agent (lab.agent.ControlAgent) in front of `kea_server`'s control socket,
+        stopped before the server is. Its channel() is the agent's HTTP API."""
+        return self._own(agent.ControlAgent(kea_server))
 
     @property
     def scripts_dir(self):
