@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOOK_SO = REPO / "build" / "kea-hook-runscript.so"
 STATUS_TOOL = REPO / "build" / "kea-runscript-status"
 SCRIPT = REPO / "demo" / "show-event.sh"
+LEASE_LOG_SCRIPT = REPO / "demo" / "lease-log.sh"
 
 # The 19 hook points of the original kea-hook-runscript; the demo also asks for
 # leases4_committed / leases6_committed and load / unload.
@@ -282,17 +283,21 @@ class ShortLived6:
 
 def show_configuration(con, params):
     """The v4 hook entry as it is in Kea's configuration."""
-    hooks = json_list(params["hooks"], indent=18)
-    con.print(con.s("dim", "The hook in kea-dhcp4's configuration (kea-dhcp6's has the v6 hook points):"))
+    shown, logged = params["scripts"]
+    hooks = json_list(shown["hooks"], indent=19)
+    con.print(con.s("dim", "The hook in kea-dhcp4's configuration (kea-dhcp6's has the v6 hook points, and no lease log):"))
     for line in [
         '"hooks-libraries": [{',
         f'    "library": "{HOOK_SO}",',
-        '    "parameters": {',
-        f'        "script": "{params["script"]}",',
-        f'        "wait": true, "timeout-ms": {params["timeout-ms"]},',
-        f'        "hooks": {hooks},',
-        f'        "env": {json.dumps(params["env"])}',
-        '    }',
+        '    "parameters": {"scripts": [',
+        f'        {{"script": "{shown["script"]}",',
+        f'         "wait": true, "timeout-ms": {shown["timeout-ms"]},',
+        f'         "hooks": {hooks},',
+        f'         "env": {json.dumps(shown["env"])}}},',
+        f'        {{"script": "{logged["script"]}",',
+        f'         "wait": false, "hooks": {json.dumps(logged["hooks"])},',
+        f'         "env": {json.dumps(logged["env"])}}}',
+        '    ]}',
         '}]',
     ]:
         con.print("    " + line)
@@ -312,19 +317,25 @@ def json_list(items, indent, width=100):
     return ("\n" + " " * (indent + 3)).join(lines)
 
 
-def kea_configs(lab, script, events):
+def kea_configs(lab, script, lease_log, events):
     from lab import hook
 
     def params(family, hooks):
         return {"script": script, "wait": True, "timeout-ms": 2000, "hooks": hooks,
                 "env": {"DEMO_EVENTS": events, "DEMO_FAMILY": family}}
 
+    # kea-dhcp4 also has a script it does not wait for, so that kea-runscript-status shows one
+    # with a queue.
+    log4 = {"script": lease_log, "wait": False, "hooks": ["leases4_committed"],
+            "env": {"DEMO_LEASE_LOG": os.path.join(lab.workdir, "leases.log")}}
+
     # Long leases by default (nothing renews or expires unless the story says
     # so); clients may ask for as little as 4 s. Declined addresses are
     # quarantined for 5 s, so that everything that ends by itself ends in
     # the "Time passes" phase.
     config4 = lab.config4(valid_lifetime=600, log_debuglevel=0,
-                          hooks=[hook(HOOK_SO, **params("v4", V4_HOOKS + ["leases4_committed", "load", "unload"]))],
+                          hooks=[hook(HOOK_SO, scripts=[
+                              params("v4", V4_HOOKS + ["leases4_committed", "load", "unload"]), log4])],
                           **{"min-valid-lifetime": 4, "max-valid-lifetime": 600, "decline-probation-period": 5})
     config6 = lab.config6(valid_lifetime=600, log_debuglevel=0,
                           hooks=[hook(HOOK_SO, **params("v6", V6_HOOKS + ["leases6_committed", "load", "unload"]))],
@@ -334,9 +345,9 @@ def kea_configs(lab, script, events):
     return config4, config6
 
 
-def story(lab, con, feed, script):
+def story(lab, con, feed, scripts):
     """The phases, one after the other; each waits for the events it causes."""
-    config4, config6 = kea_configs(lab, script, feed.path)
+    config4, config6 = kea_configs(lab, *scripts, feed.path)
     laptop_mac = lab.net.client.mac("veth-c")
     show_configuration(con, config4["Dhcp4"]["hooks-libraries"][0]["parameters"])
 
@@ -420,7 +431,8 @@ def story(lab, con, feed, script):
 
     con.heading(9, "Meanwhile, an operator asks Kea how its scripts are doing",
                 "kea-runscript-status sends runscript-status to Kea's control socket and prints one line per script:\n"
-                "here the one kea-dhcp4 waits for (exec/wait), with its runs so far.")
+                "the one kea-dhcp4 waits for (exec/wait), with its runs so far, and the lease log it does not wait\n"
+                "for (exec/async), with its queue, its spool and the events delivered to it.")
     show_status(con, kea4)
 
     con.heading(10, "Time passes",
@@ -538,13 +550,16 @@ def main():
     complete = False
     interrupted = False
     with Lab(keep_workdir=args.keep) as lab:
-        # Kea runs a copy in the work directory; where to write goes in through "env".
-        script = os.path.join(lab.workdir, "show-event.sh")
-        shutil.copyfile(SCRIPT, script)
-        os.chmod(script, 0o755)
+        # Kea runs copies in the work directory (its scripts directory, for Kea 3.0); where to
+        # write goes in through "env".
+        scripts = []
+        for original in (SCRIPT, LEASE_LOG_SCRIPT):
+            scripts.append(os.path.join(lab.scripts_dir, original.name))
+            shutil.copyfile(original, scripts[-1])
+            os.chmod(scripts[-1], 0o755)
         feed = EventFeed(os.path.join(lab.workdir, "events.tsv"), con)
         try:
-            story(lab, con, feed, script)
+            story(lab, con, feed, scripts)
             complete = summary(con, feed, time.monotonic() - started)
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cleanup finish
