@@ -15,7 +15,7 @@ import os
 
 import pytest
 from lab import WaitTimeout, agent, hook, wait_until
-from lab.control import HttpChannel, ok, runscript_statistics, runscript_status, with_http_socket
+from lab.control import ok, runscript_statistics, runscript_status, with_http_socket
 from lab.dhcp4 import Dhcp4Client
 from lab.kea import release
 
@@ -86,7 +86,7 @@ def start(lab, hook_so, kind, consumer, multi_threading=False):
     if kind == "unix":
         return kea, kea.channel
     if kind == "http":
-        return kea, HttpChannel(kea.netns, kea.http_port)
+        return kea, kea.http_channel
     return kea, lab.start_agent(kea).channel()
 
 

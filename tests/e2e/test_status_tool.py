@@ -217,19 +217,20 @@ def test_answers_that_are_not_status(tmp_path, status_tool, payload, exit_status
 
 
 def test_json_prints_the_answer_as_it_came(tmp_path, status_tool):
-    path = str(tmp_path / "kea4-ctrl-socket")
+    def run_json(name, payload):
+        path = str(tmp_path / name)
+        thread = answer_once(path, payload, [])
+        result = subprocess.run([status_tool, "--json", path], capture_output=True, timeout=scaled(60))
+        thread.join(timeout=scaled(10))
+        return result
+
     payload = b'{ "arguments": { "scripts": [ ] }, "result": 0, "text": "0 scripts" }'
-    thread = answer_once(path, payload, [])
-    result = subprocess.run([status_tool, "--json", path], capture_output=True, timeout=scaled(60))
-    thread.join(timeout=scaled(10))
+    result = run_json("kea4-ctrl-socket", payload)
     assert result.returncode == 0 and result.stdout == payload + b"\n", result
 
     # A Kea error too, on stdout as it came, and said on stderr.
-    path = str(tmp_path / "other")
     payload = b'{ "result": 2, "text": "\'runscript-status\' command not supported." }'
-    thread = answer_once(path, payload, [])
-    result = subprocess.run([status_tool, "--json", path], capture_output=True, timeout=scaled(60))
-    thread.join(timeout=scaled(10))
+    result = run_json("other", payload)
     assert result.returncode == 1 and result.stdout == payload + b"\n", result
     assert b"kea-hook-runscript is not loaded" in result.stderr, result
 

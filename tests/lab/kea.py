@@ -336,13 +336,11 @@ class KeaServer:
         """Its unix control socket (lab.control.UnixChannel)."""
         return UnixChannel(self.socket_path)
 
-    def channels(self):
-        """Every command channel of its own it has: the unix socket, and Kea 3.0's HTTP one
-        when configured (lab.control.with_http_socket())."""
-        own = [self.channel]
-        if self.http_port:
-            own.append(HttpChannel(self.netns, self.http_port))
-        return own
+    @property
+    def http_channel(self):
+        """Kea 3.0's own HTTP control socket (lab.control.HttpChannel), when its config has one
+        (lab.control.with_http_socket()); else None."""
+        return HttpChannel(self.netns, self.http_port) if self.http_port else None
 
     def command(self, name, arguments=None, timeout=10):
         """Send a control command (e.g. "leases-reclaim", "statistic-get-all")
