@@ -87,7 +87,7 @@ struct rs_engine_script_stats {
     uint64_t queue_depth;   /* waiting or being delivered, in memory */
     uint64_t spool_depth;   /* waiting on disk only, memory being full */
     uint64_t spool_bytes;   /* the spool's size on disk (written-ahead events included) */
-    uint64_t oldest_age_s;  /* the oldest event in memory not yet delivered; 0: none */
+    uint64_t oldest_age_s;  /* since the oldest event not yet delivered was queued; 0: none */
     bool paused;            /* rs_queue_pause() (the runscript-pause command) */
     /* Runs. */
     uint64_t runs_started;              /* processes started (a worker: each start) */

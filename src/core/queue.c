@@ -1,4 +1,5 @@
 #include "queue.h"
+#include "arrivals.h"
 #include "job.h"
 #include "pool.h"
 #include "spool/event_record.h"
@@ -59,8 +60,9 @@ struct rs_queue {
     struct item **order;
     unsigned order_head, waiting; /* waiting: items in `order`, done or not */
     unsigned running;
-    unsigned next_lane;         /* round robin for events without keys */
-    unsigned long long backlog; /* events in the spool only, not yet loaded */
+    unsigned next_lane;          /* round robin for events without keys */
+    unsigned long long backlog;  /* events in the spool only, not yet loaded */
+    struct rs_arrivals arrivals; /* when the `backlog` events were queued */
     /* The last event written ahead that went to memory: where the feeder must start reading
      * when events begin to wait on disk, as everything up to it is in memory already. */
     struct rs_spool_pos memory_tail;
@@ -146,13 +148,14 @@ static bool item_ready(const struct rs_queue *q, const struct item *item)
     return true;
 }
 
-/* Puts `item` in memory, behind every other. Called with the lock held and room in memory. */
-static void enqueue(struct rs_queue *q, struct item *item)
+/* Puts `item`, queued at `queued_ms`, in memory, behind every other. Called with the lock held
+ * and room in memory. */
+static void enqueue(struct rs_queue *q, struct item *item, int64_t queued_ms)
 {
     if (!item->lanes)
         item->lanes = 1ULL << (q->next_lane++ % q->config.lanes);
     item->home_lane = (unsigned)__builtin_ctzll(item->lanes);
-    item->queued_ms = rs_now_ms();
+    item->queued_ms = queued_ms;
     bool wake = !q->config.deliver; /* exec lanes: any idle lane may take it */
     for (unsigned lane = 0; lane < q->config.lanes; lane++) {
         if (!(item->lanes & (1ULL << lane)))
@@ -574,6 +577,8 @@ static ssize_t read_events(struct rs_queue *q, struct item **out, size_t max)
 /* The backlog is gone. Called by the feeder with the lock held. */
 static void spool_drained(struct rs_queue *q)
 {
+    /* Runs the count ran ahead of (skipped records) go with it. */
+    rs_arrivals_clear(&q->arrivals);
     rs_spool_pause_reading(q->spool);
     if (worth_logging(q->spills))
         rs_log(q->log, RS_MSG_SPOOL,
@@ -629,8 +634,9 @@ static void *feeder_main(void *arg)
             wait_until(q, &q->changed, rs_now_ms() + RS_QUEUE_RETRY_MS);
             continue;
         }
+        int64_t now_ms = rs_now_ms();
         for (ssize_t i = 0; i < n; i++)
-            enqueue(q, items[i]);
+            enqueue(q, items[i], rs_arrivals_take(&q->arrivals, now_ms));
         q->backlog = q->backlog > (unsigned long long)n ? q->backlog - (unsigned long long)n : 0;
         q->fed_this_time += (unsigned long long)n;
         if (!q->backlog)
@@ -656,6 +662,8 @@ static int open_spool(struct rs_queue *q)
                q->script, q->spool_dir, (unsigned long long)found.cut_bytes);
     if (found.records) {
         q->backlog = found.records;
+        /* Their arrival is not known: they have waited since this start at least. */
+        rs_arrivals_add(&q->arrivals, rs_now_ms(), found.records);
         rs_log(q->log, RS_MSG_SPOOL,
                "%s: %llu events left in the spool %s by the last run are delivered first",
                q->script, (unsigned long long)found.records, q->spool_dir);
@@ -853,13 +861,14 @@ int rs_queue_push(struct rs_queue *q, const char *hook, char *const envp[], cons
             q->memory_tail = pos;
             q->feeder_behind = true;
         }
-        enqueue(q, item);
+        enqueue(q, item, rs_now_ms());
         item = NULL;
     } else if (accepted) {
         /* On disk only: the feeder loads it back in order once memory has room. */
         q->stats.spooled++;
         log_growth = ++q->spilled_this_time % RS_QUEUE_SPOOL_LOG_EVERY == 0;
         first = q->backlog++ == 0;
+        rs_arrivals_add(&q->arrivals, rs_now_ms(), 1);
         if (first) {
             q->spills++;
             pthread_cond_broadcast(&q->room);
@@ -905,6 +914,11 @@ void rs_queue_stats(struct rs_queue *q, struct rs_queue_stats *stats)
         if (!item->done && (!stats->oldest_ms || item->queued_ms < stats->oldest_ms))
             stats->oldest_ms = item->queued_ms;
     }
+    /* Paused, every event waits on disk only; and a retried dead letter, on disk, may be older
+     * than a new event let into memory meanwhile. */
+    int64_t on_disk_ms = rs_arrivals_oldest(&q->arrivals);
+    if (on_disk_ms && (!stats->oldest_ms || on_disk_ms < stats->oldest_ms))
+        stats->oldest_ms = on_disk_ms;
     stats->waiting = q->waiting - q->running - done;
     stats->running = q->running;
     stats->backlog = q->backlog;
@@ -1009,6 +1023,7 @@ static int requeue(struct rs_queue *q, const void *data, size_t len)
         pthread_mutex_lock(&q->lock);
         q->stats.queued++;
         q->stats.spooled++;
+        rs_arrivals_add(&q->arrivals, rs_now_ms(), 1);
         if (q->backlog++ == 0)
             pthread_cond_broadcast(&q->room);
         pthread_mutex_unlock(&q->lock);

@@ -104,10 +104,11 @@ struct rs_queue_stats {
     unsigned long long written_ns; /* ...and the time that took there, encoding included */
     unsigned waiting, running;     /* in memory */
     unsigned long long backlog;    /* waiting in the spool only */
-    int64_t oldest_ms;    /* rs_now_ms() when the oldest event not delivered came into memory
-                           * (queued, or loaded back from the spool); 0: none in memory */
-    uint64_t spool_bytes; /* the spool's size on disk */
-    bool paused;          /* rs_queue_pause() */
+    int64_t oldest_ms;             /* rs_now_ms() when the oldest event not delivered was queued, in
+                                    * memory or on disk only (for one a previous run left in the spool:
+                                    * this start); 0: none waits */
+    uint64_t spool_bytes;          /* the spool's size on disk */
+    bool paused;                   /* rs_queue_pause() */
 };
 
 /* A snapshot; takes the queue's lock briefly (as a push does), never waits for a delivery. */

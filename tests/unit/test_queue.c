@@ -1167,6 +1167,40 @@ static void test_pause_spools_and_resume_delivers_in_order(void **state)
     assert_clean(f);
 }
 
+/* The age of a backlog counts from its events' arrival: paused, they wait on disk only, and
+ * loaded back into memory they keep the time they came. */
+static void test_oldest_counts_from_arrival_on_disk_too(void **state)
+{
+    struct fixture *f = *state;
+    struct sink *s = &sink;
+    sink_init(s);
+    struct rs_queue *q = deliver_queue_start(f, &sink, 100);
+    assert_true(rs_queue_pause(q));
+    int64_t before = rs_now_ms();
+    assert_int_equal(push(f, q, 0, NULL, false, NULL, 0), 0);
+    int64_t after = rs_now_ms();
+    sleep_ms(20);
+    assert_int_equal(push(f, q, 1, NULL, false, NULL, 0), 0);
+    struct rs_queue_stats stats;
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.waiting, 0);
+    assert_int_equal(stats.backlog, 2);
+    assert_true(stats.oldest_ms >= before && stats.oldest_ms <= after);
+
+    assert_true(rs_queue_resume(q));
+    sink_wait_held(s); /* the first, loaded back, under way */
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.backlog, 0);
+    assert_true(stats.oldest_ms >= before && stats.oldest_ms <= after);
+    sink_release(s);
+    wait_delivered(q, 2, 10000);
+    rs_queue_stats(q, &stats);
+    assert_int_equal(stats.oldest_ms, 0);
+    queue_stop(f, 5000);
+    assert_int_equal(s->nr, 2);
+    assert_clean(f);
+}
+
 /* Scripts run side by side on several lanes: paused, none starts; resumed, each key's events
  * run one after the other, in the order queued. */
 static void test_pause_keeps_per_key_order_on_lanes(void **state)
@@ -1397,6 +1431,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deliver_poison_is_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_stop_after_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_spools_and_resume_delivers_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_oldest_counts_from_arrival_on_disk_too, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pause_keeps_per_key_order_on_lanes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_while_paused_leaves_them_in_the_spool, setup,

@@ -12,7 +12,7 @@
 # for an arbitrary program, and what it reports must not depend on the test's variant.
 
 UNIT_NAMES  := strvec pool textfmt json config event spawn job supervisor engine frame queue worker replay \
-               spool event_record script_trust status_lines
+               spool event_record script_trust status_lines arrivals
 UNIT_DIR    := $(BUILD)/unit
 SAN_DIR     := $(BUILD)/unit-sanitize
 TSAN_DIR    := $(BUILD)/unit-tsan
