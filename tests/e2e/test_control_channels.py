@@ -218,6 +218,9 @@ def test_an_operator_watches_and_steers_a_load_run_over_http(lab, hook_so, kind)
     lab.dhcp4_in_parallel(macs, Dhcp4Client.dora, clients=1)  # one after the other: a known order
     stats = settled(channel, events_queued=acks + len(macs), spool_depth=len(macs), delivered=acks)
     assert depths(stats) == (0, len(macs)), stats
+    # The backlog ages while it waits on disk, none of it in memory.
+    wait_until(lambda: runscript_statistics(channel)["runscript[0].oldest-age"] >= 1, timeout=30,
+               what="the paused backlog's oldest-age to reach 1 s")
     assert len(consumer.ledger()) == acks
     ok(channel, "runscript-resume", {"script": 0})
     stats = settled(channel, delivered=acks + len(macs), queue_depth=0, spool_depth=0)
