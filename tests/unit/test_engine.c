@@ -488,28 +488,41 @@ static void test_stats_of_exec_failures(void **state)
     assert_resources_back(&f->before);
 }
 
-/* A script that holds each event until `gate` exists. */
-static char *gated_script(const char *dir, const char *gate)
+/* An engine whose one script holds each event until its gate is opened. */
+struct gated {
+    char *gate, *script, *json;
+    struct rs_engine *engine;
+};
+
+/* `params`: the script's other parameters, as JSON members ("\"wait\": false, ..."). */
+static void gated_start(struct fixture *f, const char *params, struct gated *g)
 {
+    /* Opened by writing "gate" in the test's directory. */
+    assert_true(asprintf(&g->gate, "%s/gate", f->dir) > 0);
     char *text = NULL;
-    assert_true(asprintf(&text, "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.01; done\n", gate) > 0);
-    char *script = write_file(dir, "gated.sh", text, 0755);
+    assert_true(asprintf(&text, "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.01; done\n", g->gate) >
+                0);
+    g->script = write_file(f->dir, "gated.sh", text, 0755);
     free(text);
-    return script;
+    assert_true(asprintf(&g->json, "{\"script\": \"%s\", %s}", g->script, params) > 0);
+    g->engine = engine_from_json(g->json, &f->rec);
+}
+
+static void gated_free(struct fixture *f, struct gated *g)
+{
+    rs_engine_free(g->engine);
+    free(g->json);
+    free(g->script);
+    free(g->gate);
+    assert_resources_back(&f->before);
 }
 
 static void test_stats_of_a_queue(void **state)
 {
     struct fixture *f = *state;
-    char *gate = NULL;
-    assert_true(asprintf(&gate, "%s/gate", f->dir) > 0);
-    char *script = gated_script(f->dir, gate);
-    char *json = NULL;
-    assert_true(asprintf(&json,
-                         "{\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1, "
-                         "\"queue-limit\": 2}",
-                         script) > 0);
-    struct rs_engine *engine = engine_from_json(json, &f->rec);
+    struct gated g;
+    gated_start(f, "\"wait\": false, \"max-concurrency\": 1, \"queue-limit\": 2", &g);
+    struct rs_engine *engine = g.engine;
     for (int i = 0; i < 5; i++)
         dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
     struct rs_engine_script_stats st;
@@ -534,11 +547,7 @@ static void test_stats_of_a_queue(void **state)
     assert_int_equal(st.oldest_age_s, 0);
     assert_int_equal(st.runs_started, 5);
     assert_int_equal(st.failed + st.dropped + st.dead_lettered, 0);
-    rs_engine_free(engine);
-    free(json);
-    free(script);
-    free(gate);
-    assert_resources_back(&f->before);
+    gated_free(f, &g);
 }
 
 /* A paused script's events wait on disk, as its statistics show; resumed, they are delivered.
@@ -576,15 +585,12 @@ static void test_pause_shows_in_stats(void **state)
 static void test_stats_of_drops(void **state)
 {
     struct fixture *f = *state;
-    char *gate = NULL;
-    assert_true(asprintf(&gate, "%s/gate", f->dir) > 0);
-    char *script = gated_script(f->dir, gate);
-    char *json = NULL;
-    assert_true(asprintf(&json,
-                         "{\"script\": \"%s\", \"wait\": false, \"max-concurrency\": 1, "
-                         "\"queue-limit\": 1, \"on-full\": \"drop\"}",
-                         script) > 0);
-    struct rs_engine *engine = engine_from_json(json, &f->rec);
+    struct gated g;
+    gated_start(f,
+                "\"wait\": false, \"max-concurrency\": 1, \"queue-limit\": 1, "
+                "\"on-full\": \"drop\"",
+                &g);
+    struct rs_engine *engine = g.engine;
     /* The first holds the only place in memory until the gate opens: the second is dropped. */
     dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
     dispatch_mode(engine, RS_HOOK_LEASE4_SELECT, "exit=0");
@@ -596,11 +602,7 @@ static void test_stats_of_drops(void **state)
     free(write_file(f->dir, "gate", "", 0644));
     WAIT_STATS(engine, st, st.delivered == 1);
     assert_int_equal(st.delivered, 1);
-    rs_engine_free(engine);
-    free(json);
-    free(script);
-    free(gate);
-    assert_resources_back(&f->before);
+    gated_free(f, &g);
 }
 
 static void test_stats_of_failed_deliveries(void **state)
